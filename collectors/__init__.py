@@ -1,0 +1,1 @@
+"""Collectors: one module per platform; each fetches mentions (and, where it can, posts replies)."""

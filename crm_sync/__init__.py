@@ -1,0 +1,1 @@
+"""Customers, identities, linking, enriched profiles and CRM connectors (issue #5)."""

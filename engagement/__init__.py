@@ -1,0 +1,1 @@
+"""Engagement: the work queue, routing, SLA and the Discord adapter (issue #6)."""

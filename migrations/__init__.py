@@ -1,0 +1,1 @@
+"""Alembic migrations of the socialcrm schema (run with `socialcrm db upgrade`)."""

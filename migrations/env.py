@@ -1,0 +1,49 @@
+"""Alembic environment: migrate the engine socialcrm hands over, or the configured one."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+
+from socialcrm.models import Base, UTCDateTime
+
+# any fixed number: only one process at a time may migrate a PostgreSQL database
+MIGRATION_LOCK_ID = 7_462_018_311
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    engine = context.config.attributes.get("engine")
+    if engine is not None:
+        return engine
+    from socialcrm.db import create_db_engine
+    from socialcrm.settings import load_settings
+
+    return create_db_engine(load_settings().database_url)
+
+
+def _render_item(kind: str, obj: object, _context: object) -> str | bool:
+    # revisions must not import the models: render our column type as the plain one it stores
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run_migrations_online() -> None:
+    """Migrate inside one transaction; on PostgreSQL, under an advisory lock."""
+    with _engine().connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+            render_item=_render_item,
+        )
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+            context.run_migrations()
+
+
+run_migrations_online()

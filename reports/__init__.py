@@ -1,0 +1,1 @@
+"""Reports: analytics queries and charts for marketers (issue #7)."""

@@ -1,0 +1,355 @@
+"""The `socialcrm` command: run the main job, collect, process, import, migrate, show status."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from collectors import registry
+from collectors.base import Collector, SourceConfigError
+from collectors.files import FileImportCollector, Format
+from socialcrm import pipeline, status
+from socialcrm.db import Database, DatabaseError
+from socialcrm.locks import DeploymentLockedError, deployment_lock
+from socialcrm.logs import setup_logging
+from socialcrm.mention import utcnow
+from socialcrm.scheduler import Jobs, create_scheduler
+from socialcrm.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
+app = typer.Typer(
+    help="socialcrm: listen to what people say about your brand and answer them from Discord.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one line for the user on stderr and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@dataclass
+class State:
+    """What every command shares: the settings, and the database once opened."""
+
+    settings: Settings
+    _db: Database | None = field(default=None)
+
+    def database(self) -> Database:
+        """The database, its schema brought up to date on first use."""
+        if self._db is None:
+            db = Database(self.settings.database_url, echo=self.settings.database.echo)
+            try:
+                db.ensure_schema()
+            except DatabaseError as error:
+                raise fail(str(error)) from None
+            self._db = db
+        return self._db
+
+
+def _state(ctx: typer.Context) -> State:
+    state = ctx.obj
+    assert isinstance(state, State)  # noqa: S101 - set by the callback for every command
+    return state
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="Settings file (default: ./settings.toml or $SOCIALCRM_CONFIG)."
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="DEBUG, INFO, WARNING or ERROR (default: app.log_level).")
+    ] = None,
+) -> None:
+    """Load and validate the settings once, then run the command."""
+    try:
+        settings = load_settings(config)
+    except SettingsError as error:
+        raise fail(str(error), code=2) from None
+    level = (log_level or settings.app.log_level).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise fail(
+            f"--log-level {log_level!r} is invalid: expected DEBUG, INFO, WARNING or ERROR", 2
+        )
+    setup_logging(level, settings.secrets.values())
+    ctx.obj = State(settings)
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    demo: Annotated[
+        bool, typer.Option(help="Also feed the built-in demo mentions (no network).")
+    ] = False,
+    stop_after: Annotated[
+        float | None, typer.Option(help="Stop by itself after this many seconds (smoke tests).")
+    ] = None,
+) -> None:
+    """Run the main job: the scheduler collecting every enabled source and the pipeline."""
+    state = _state(ctx)
+    settings = state.settings
+    if demo:
+        sources = settings.sources.model_copy(
+            update={"demo": settings.sources.demo.model_copy(update={"enabled": True})}
+        )
+        settings = state.settings = settings.model_copy(update={"sources": sources})
+    db = state.database()
+    collectors = _enabled_collectors(settings)
+    log.info("sources enabled: %s", ", ".join(collectors) or "none (see [sources] in settings)")
+    log.info("chat (Discord) and web dashboard are not built yet (issues #6 and #7)")
+    jobs = Jobs(settings, db, collectors, pipeline.default_stages())
+    stop = threading.Event()
+    try:
+        with deployment_lock(db), _stopping_on_signals(stop):
+            scheduler = create_scheduler(settings, jobs)
+            scheduler.start()
+            log.info("socialcrm is running on %s; Ctrl-C stops it", db.dialect)
+            stop.wait(stop_after)
+            log.info("stopping: waiting for running jobs to finish")
+            scheduler.shutdown(wait=True)
+    except DeploymentLockedError as error:
+        raise fail(str(error)) from None
+    log.info("stopped")
+
+
+@contextmanager
+def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _enabled_collectors(settings: Settings) -> dict[str, Collector]:
+    try:
+        return registry.build_enabled(settings)
+    except SourceConfigError as error:
+        raise fail(str(error), code=2) from None
+
+
+@app.command()
+def collect(
+    ctx: typer.Context,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
+    once: Annotated[bool, typer.Option(help="One pass over the sources, then exit.")] = False,
+) -> None:
+    """Collect new mentions from the enabled sources (or those named), without processing them."""
+    state = _state(ctx)
+    settings = state.settings
+    try:
+        collectors = (
+            {name: registry.build(name, settings) for name in source}
+            if source
+            else registry.build_enabled(settings)
+        )
+    except SourceConfigError as error:
+        raise fail(str(error), code=2) from None
+    if not collectors:
+        raise fail(
+            "no source is enabled: set enabled = true under [sources.NAME], or pass --source", 2
+        )
+    jobs = Jobs(settings, state.database(), collectors, stages=())
+    if once:
+        summaries = [jobs.collect(name) for name in collectors]
+        for summary in summaries:
+            _print_summary(summary)
+        if any(s.status != "ok" for s in summaries):
+            raise typer.Exit(1)
+        return
+    stop = threading.Event()
+    with _stopping_on_signals(stop):
+        scheduler = create_scheduler(settings, jobs)
+        scheduler.remove_job("pipeline")
+        scheduler.start()
+        stop.wait()
+        scheduler.shutdown(wait=True)
+
+
+def _print_summary(summary: pipeline.CollectSummary) -> None:
+    line = f"{summary.source}: {summary.new} new, {summary.seen - summary.new} already known"
+    if summary.quarantined:
+        line += f", {summary.quarantined} quarantined (see `socialcrm status`)"
+    if summary.error:
+        line += f" — {summary.status}: {summary.error}"
+    out.print(line, highlight=False, markup=False)
+
+
+@app.command()
+def process(ctx: typer.Context) -> None:
+    """Move every waiting mention through classify, link and route."""
+    state = _state(ctx)
+    db = state.database()
+    stages = pipeline.default_stages()
+    with _progress() as bar:
+        moved = {}
+        for stage in stages:
+            task = bar.add_task(stage.name, total=None)
+            moved[stage.name] = pipeline.run_stage(
+                db,
+                stage,
+                state.settings.pipeline.batch_size,
+                progress=partial(bar.advance, task),
+            )
+    out.print(", ".join(f"{name}: {count}" for name, count in moved.items()), markup=False)
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with bar:
+        yield bar
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A .jsonl or .csv export (see docs/import.md).")],
+    source: Annotated[
+        str | None, typer.Option(help="Source for records without a `source` field.")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: from the file's ending).")
+    ] = None,
+) -> None:
+    """Import mentions from an export file; re-importing never doubles, resuming skips done work."""
+    state = _state(ctx)
+    if fmt not in (None, "jsonl", "csv"):
+        raise fail(f"--format {fmt!r} is invalid: expected jsonl or csv", 2)
+    try:
+        collector = FileImportCollector(
+            file,
+            source or state.settings.import_.default_source,
+            state.settings.import_.page_size,
+            fmt=cast(Format | None, fmt),
+        )
+        collector.check()
+    except SourceConfigError as error:
+        raise fail(str(error), code=2) from None
+    db = state.database()
+    with _progress() as bar:
+        task = bar.add_task(f"importing {file.name}", total=_count_lines(file))
+        summary = pipeline.collect(db, collector, progress=partial(bar.advance, task))
+    _print_summary(summary)
+    if summary.status != "ok":
+        raise typer.Exit(1)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Bring the database schema up to date (also done on every start)."""
+    state = _state(ctx)
+    db = Database(state.settings.database_url)
+    try:
+        before = db.current_revision()
+        db.upgrade()
+    except Exception as error:
+        raise fail(f"cannot upgrade the database: {error}") from None
+    out.print(
+        f"database at revision {db.current_revision()} (was {before or 'empty'})", markup=False
+    )
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Print the schema revision of the database and the newest one this version knows."""
+    state = _state(ctx)
+    db = Database(state.settings.database_url)
+    try:
+        current = db.current_revision()
+    except Exception as error:
+        raise fail(f"cannot read the database: {error}") from None
+    out.print(f"database: {current or 'empty'}; code: {db.head_revision()}", markup=False)
+
+
+@app.command("status")
+def status_(ctx: typer.Context) -> None:
+    """Per-source freshness and last errors, pipeline queue depth, quarantined items."""
+    state = _state(ctx)
+    db = state.database()
+    with db.transaction() as session:
+        report = status.gather(session, state.settings.sources.enabled())
+    _render_status(report)
+
+
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return "never"
+    seconds = int((utcnow() - moment).total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _render_status(report: status.Report) -> None:
+    sources = Table(title="Sources", title_justify="left")
+    for column in ("source", "enabled", "last run", "status", "last success", "new", "last error"):
+        sources.add_column(column)
+    for s in report.sources:
+        sources.add_row(
+            s.source,
+            "yes" if s.enabled else "no",
+            _ago(s.last_run_at),
+            s.last_status or "-",
+            _ago(s.last_success_at),
+            str(s.last_new),
+            (s.last_error or "")[:80],
+        )
+    out.print(sources)
+    volumes = Table(title="Mentions", title_justify="left")
+    for column in ("source", "mentions", "newest posted", "last collected"):
+        volumes.add_column(column)
+    for v in report.volumes:
+        volumes.add_row(v.source, str(v.count), _ago(v.newest_at), _ago(v.last_collected_at))
+    out.print(volumes)
+    states = ", ".join(f"{k} {v}" for k, v in sorted(report.states.items())) or "empty"
+    outbox = ", ".join(f"{k} {v}" for k, v in sorted(report.outbox.items())) or "empty"
+    out.print(f"pipeline: {states}", markup=False)
+    out.print(f"open tasks: {report.open_tasks}; outbox: {outbox}", markup=False)
+    out.print(f"quarantined items: {report.quarantined}", markup=False)
+    for item in report.recent_quarantine:
+        out.print(f"  {item.locator or item.source}: {item.reason}", markup=False, highlight=False)

@@ -1,0 +1,139 @@
+"""The contract every stage shares: the frozen `Mention` and its companions."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+CURSOR_VERSION: Final = 1
+
+
+class MentionState(enum.StrEnum):
+    """Where a mention stands in the pipeline; each stage moves it one step on."""
+
+    COLLECTED = "collected"
+    CLASSIFIED = "classified"
+    LINKED = "linked"
+    ROUTED = "routed"
+
+
+def utcnow() -> datetime:
+    """The current time, tz-aware UTC."""
+    return datetime.now(UTC)
+
+
+def ensure_utc(value: datetime, what: str = "datetime") -> datetime:
+    """Return `value` in UTC; a naive datetime is a bug in the caller and is refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a mention, as the platform names them."""
+
+    handle: str
+    external_id: str | None = None
+    display_name: str | None = None
+    url: str | None = None
+    followers: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.handle.strip():
+            raise ValueError("author handle must not be empty")
+
+    @property
+    def key(self) -> str:
+        """The stable key of the author on its platform: the id where there is one."""
+        return self.external_id or self.handle
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One post, comment or item that mentions the brand; never mutated, only replaced."""
+
+    source: str
+    source_id: str
+    text: str
+    created_at: datetime
+    author: Author
+    url: str | None = None
+    title: str | None = None
+    lang: str | None = None
+    thread_id: str | None = None
+    parent_id: str | None = None
+    matched_query: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None
+    state: MentionState = MentionState.COLLECTED
+
+    def __post_init__(self) -> None:
+        if not self.source.strip():
+            raise ValueError("mention source must not be empty")
+        if not self.source_id.strip():
+            raise ValueError("mention source_id must not be empty")
+        object.__setattr__(self, "created_at", ensure_utc(self.created_at, "created_at"))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The unique key of a mention across every source."""
+        return (self.source, self.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Small versioned JSON state a collector resumes from; saved with the mentions it covers."""
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+    version: int = CURSOR_VERSION
+
+    def to_json(self) -> str:
+        """Serialise for storage."""
+        return json.dumps({"v": self.version, "state": dict(self.state)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Cursor | None:
+        """Read a stored cursor; `None` means start from the beginning."""
+        if not raw:
+            return None
+        data = json.loads(raw)
+        if not isinstance(data, dict) or "v" not in data or "state" not in data:
+            raise ValueError(f"stored cursor is not a versioned cursor: {raw[:80]!r}")
+        return cls(state=data["state"], version=int(data["v"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """An item a collector could not turn into a mention, kept with the reason."""
+
+    source: str
+    reason: str
+    payload: str
+    locator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One durable step of a fetch: mentions, rejects, and the cursor that covers them."""
+
+    mentions: tuple[Mention, ...]
+    cursor: Cursor
+    quarantined: tuple[Quarantined, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the NLP stage concluded about a mention, with its probabilities."""
+
+    sentiment: str
+    sentiment_scores: Mapping[str, float]
+    intents: Mapping[str, float]
+    needs_reply: float
+    uncertain: bool
+    lang: str | None
+    model: str

@@ -1,0 +1,150 @@
+"""The pipeline: collect, then idempotent stages over mention ids (classify, link, route)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from collectors.base import Collector, SourceConfigError, SourceError
+from socialcrm import models, storage
+from socialcrm.db import Database
+from socialcrm.mention import Mention, MentionState, utcnow
+
+log = logging.getLogger(__name__)
+
+StageFn = Callable[[Session, Sequence[Mention]], None]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step: takes mentions in `source` state, writes its output, moves them to `target`."""
+
+    name: str
+    source: MentionState
+    target: MentionState
+    apply: StageFn
+
+
+@dataclass
+class _PassThrough:
+    """A stage that is not built yet: moves mentions on unchanged, and says so once."""
+
+    name: str
+    issue: int
+    announced: bool = field(default=False)
+
+    def __call__(self, _session: Session, mentions: Sequence[Mention]) -> None:
+        if not self.announced:
+            log.warning(
+                "%s stage is a pass-through until issue #%d builds it: mentions move on unchanged",
+                self.name,
+                self.issue,
+            )
+            self.announced = True
+        log.debug("%s pass-through: %d mention(s)", self.name, len(mentions))
+
+
+def default_stages() -> list[Stage]:
+    """The stages in order; each not yet built is an explicit pass-through."""
+    return [
+        Stage(
+            "classify", MentionState.COLLECTED, MentionState.CLASSIFIED, _PassThrough("classify", 4)
+        ),
+        Stage("link", MentionState.CLASSIFIED, MentionState.LINKED, _PassThrough("link", 5)),
+        Stage("route", MentionState.LINKED, MentionState.ROUTED, _PassThrough("route", 6)),
+    ]
+
+
+def run_stage(
+    db: Database,
+    stage: Stage,
+    batch_size: int = 500,
+    among: Sequence[int] | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Run `stage` over every waiting mention (or those of `among`), a committed batch at a time.
+
+    A batch's output and its state change commit together, so a crash repeats nothing committed.
+    """
+    moved = 0
+    while True:
+        with db.transaction() as session:
+            ids = storage.claim(session, stage.source, batch_size, among)
+            if not ids:
+                return moved
+            stage.apply(session, storage.load_mentions(session, ids))
+            storage.advance(session, ids, stage.source, stage.target)
+        moved += len(ids)
+        if progress is not None:
+            progress(len(ids))
+
+
+def process(
+    db: Database, stages: Sequence[Stage], batch_size: int = 500, progress: Progress | None = None
+) -> dict[str, int]:
+    """Run every stage in order until nothing waits; return how many mentions each moved."""
+    return {stage.name: run_stage(db, stage, batch_size, progress=progress) for stage in stages}
+
+
+@dataclass(frozen=True, slots=True)
+class CollectSummary:
+    """How one collector run ended."""
+
+    source: str
+    status: str  # ok | error | config_error
+    seen: int = 0
+    new: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+
+def collect(db: Database, collector: Collector, progress: Progress | None = None) -> CollectSummary:
+    """Fetch from the saved cursor on, committing each page with its cursor; record the run."""
+    with db.transaction() as session:
+        run = models.CollectorRun(source=collector.name)
+        session.add(run)
+        session.flush()
+        run_id = run.id
+        cursor = storage.load_cursor(session, collector.name)
+    seen = new = quarantined = 0
+    try:
+        for page in collector.fetch(cursor):
+            with db.transaction() as session:
+                result = storage.save_page(session, collector.name, page)
+            seen, new = seen + result.seen, new + len(result.new_ids)
+            quarantined += result.quarantined
+            if progress is not None:
+                progress(result.seen + result.quarantined)
+    except SourceError as error:
+        status = "config_error" if isinstance(error, SourceConfigError) else "error"
+        summary = CollectSummary(collector.name, status, seen, new, quarantined, str(error))
+    except Exception as error:
+        _finish_run(
+            db, run_id, CollectSummary(collector.name, "error", seen, new, quarantined, repr(error))
+        )
+        raise
+    else:
+        summary = CollectSummary(collector.name, "ok", seen, new, quarantined)
+    _finish_run(db, run_id, summary)
+    return summary
+
+
+def _finish_run(db: Database, run_id: int, summary: CollectSummary) -> None:
+    with db.transaction() as session:
+        session.execute(
+            update(models.CollectorRun)
+            .where(models.CollectorRun.id == run_id)
+            .values(
+                finished_at=utcnow(),
+                status=summary.status,
+                items_seen=summary.seen,
+                items_new=summary.new,
+                items_quarantined=summary.quarantined,
+                error=summary.error,
+            )
+        )

@@ -1,0 +1,141 @@
+"""The scheduler: jobs rebuilt from settings at start, one per source plus the pipeline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from collectors import registry
+from collectors.base import Collector
+from socialcrm import pipeline
+from socialcrm.db import Database
+from socialcrm.mention import utcnow
+from socialcrm.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PIPELINE_JOB = "pipeline"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """One recurring job: its explicit id, what it runs, and every how many seconds."""
+
+    id: str
+    func: Callable[[], object]
+    seconds: int
+
+
+def collect_job_id(source: str) -> str:
+    """The id of a source's collect job."""
+    return f"collect:{source}"
+
+
+class Jobs:
+    """What the scheduled jobs do: collect a source, then wake the pipeline; run the pipeline."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        collectors: Mapping[str, Collector],
+        stages: Sequence[pipeline.Stage],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.collectors = dict(collectors)
+        self.stages = list(stages)
+        self.scheduler: BackgroundScheduler | None = None
+        self._failing: dict[str, str] = {}
+
+    def specs(self) -> list[JobSpec]:
+        """The jobs the settings ask for; no source runs more often than its minimum allows."""
+        specs = []
+        for name, collector in self.collectors.items():
+            seconds, clamped = registry.interval_seconds(name, self.settings, collector)
+            if clamped:
+                log.warning(
+                    "sources.%s.interval_seconds is below the source's minimum; using %d s",
+                    name,
+                    seconds,
+                )
+            specs.append(JobSpec(collect_job_id(name), self._collector_job(name), seconds))
+        specs.append(JobSpec(PIPELINE_JOB, self.process, self.settings.pipeline.interval_seconds))
+        return specs
+
+    def _collector_job(self, name: str) -> Callable[[], object]:
+        return lambda: self.collect(name)
+
+    def collect(self, name: str) -> pipeline.CollectSummary:
+        """Run one source once; log an outage when it starts and when it ends."""
+        summary = pipeline.collect(self.db, self.collectors[name])
+        if summary.status == "ok":
+            if self._failing.pop(name, None) is not None:
+                log.info("source %s is collecting again", name)
+            if summary.new:
+                log.info("source %s: %d new mention(s)", name, summary.new)
+                self._wake(PIPELINE_JOB)
+        elif name not in self._failing:
+            self._failing[name] = summary.status
+            log.error("source %s failed: %s", name, summary.error)
+        if summary.status == "config_error" and self.scheduler is not None:
+            log.error("source %s is paused until its settings or credentials are fixed", name)
+            self.scheduler.pause_job(collect_job_id(name))
+        return summary
+
+    def process(self) -> dict[str, int]:
+        """Move every waiting mention through the stages."""
+        moved = pipeline.process(self.db, self.stages, self.settings.pipeline.batch_size)
+        if any(moved.values()):
+            log.info("pipeline moved %s", ", ".join(f"{k}={v}" for k, v in moved.items()))
+        return moved
+
+    def _wake(self, job_id: str) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.modify_job(job_id, next_run_time=utcnow())
+
+
+def _on_event(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+    elif event.code == EVENT_JOB_MAX_INSTANCES:
+        log.warning("job %s is still running; this run is skipped", event.job_id)
+    elif event.exception is not None:
+        log.error("job %s failed: %r", event.job_id, event.exception)
+
+
+def create_scheduler(settings: Settings, jobs: Jobs) -> BackgroundScheduler:
+    """A scheduler with every job from `jobs`, each run at once on start and then on interval."""
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(settings.scheduler.max_workers)},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": settings.scheduler.misfire_grace_seconds,
+        },
+        timezone=ZoneInfo(settings.scheduler.timezone),
+    )
+    scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
+    for spec in jobs.specs():
+        scheduler.add_job(
+            spec.func,
+            "interval",
+            seconds=spec.seconds,
+            id=spec.id,
+            name=spec.id,
+            next_run_time=utcnow(),
+            replace_existing=True,
+        )
+    jobs.scheduler = scheduler
+    return scheduler

@@ -1,0 +1,189 @@
+"""Reading and writing the contract: pages of mentions with their cursor, stage states, runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from socialcrm import models
+from socialcrm.mention import Author, Cursor, Mention, MentionState, Page, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """What saving one page did."""
+
+    new_ids: tuple[int, ...]
+    seen: int
+    quarantined: int
+
+
+def upsert(session: Session, table: Any) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say ON CONFLICT, for the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def load_cursor(session: Session, source: str) -> Cursor | None:
+    """The saved cursor of `source`, or `None` to start from the beginning."""
+    row = session.get(models.CollectorCursor, source)
+    return Cursor.from_json(row.cursor) if row else None
+
+
+def save_cursor(session: Session, source: str, cursor: Cursor) -> None:
+    """Store `cursor` for `source` in the caller's transaction."""
+    stmt = upsert(session, models.CollectorCursor.__table__).values(
+        source=source, cursor=cursor.to_json(), updated_at=utcnow()
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["source"],
+            set_={"cursor": stmt.excluded.cursor, "updated_at": stmt.excluded.updated_at},
+        )
+    )
+
+
+def save_page(session: Session, source: str, page: Page) -> PageResult:
+    """Insert a page's mentions (ignoring duplicates), rejects and cursor in one transaction."""
+    new_ids: Sequence[int] = ()
+    if page.mentions:
+        author_ids = _upsert_authors(session, page.mentions)
+        rows = [_mention_row(m, author_ids[(m.source, m.author.key)]) for m in page.mentions]
+        stmt = upsert(session, models.Mention.__table__).on_conflict_do_nothing(
+            index_elements=["source", "source_id"]
+        )
+        new_ids = session.execute(stmt.returning(models.Mention.id), rows).scalars().all()
+    if page.quarantined:
+        session.execute(
+            insert(models.QuarantinedItem),
+            [
+                {"source": q.source, "reason": q.reason, "locator": q.locator, "payload": q.payload}
+                for q in page.quarantined
+            ],
+        )
+    save_cursor(session, source, page.cursor)
+    return PageResult(tuple(new_ids), len(page.mentions), len(page.quarantined))
+
+
+def _upsert_authors(session: Session, mentions: Sequence[Mention]) -> dict[tuple[str, str], int]:
+    # one row per author (the latest details win); PostgreSQL refuses to update a row twice
+    authors = {(m.source, m.author.key): m.author for m in mentions}
+    now = utcnow()
+    rows = [_author_row(source, author, now) for (source, _), author in authors.items()]
+    stmt = upsert(session, models.Author.__table__)
+    upserted = stmt.on_conflict_do_update(
+        index_elements=["source", "key"],
+        set_={
+            "handle": stmt.excluded.handle,
+            "display_name": func.coalesce(stmt.excluded.display_name, models.Author.display_name),
+            "url": func.coalesce(stmt.excluded.url, models.Author.url),
+            "followers": func.coalesce(stmt.excluded.followers, models.Author.followers),
+            "last_seen_at": stmt.excluded.last_seen_at,
+        },
+    )
+    returned = upserted.returning(models.Author.id, models.Author.source, models.Author.key)
+    return {(row.source, row.key): row.id for row in session.execute(returned, rows)}
+
+
+def _author_row(source: str, author: Author, now: Any) -> dict[str, Any]:
+    return {
+        "source": source,
+        "key": author.key,
+        "handle": author.handle,
+        "display_name": author.display_name,
+        "url": author.url,
+        "followers": author.followers,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+
+
+def _mention_row(mention: Mention, author_id: int) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "source": mention.source,
+        "source_id": mention.source_id,
+        "author_id": author_id,
+        "text": mention.text,
+        "title": mention.title,
+        "url": mention.url,
+        "lang": mention.lang,
+        "thread_id": mention.thread_id,
+        "parent_id": mention.parent_id,
+        "matched_query": mention.matched_query,
+        "extra": dict(mention.extra),
+        "created_at": mention.created_at,
+        "collected_at": now,
+        "state": MentionState.COLLECTED.value,
+        "state_changed_at": now,
+    }
+
+
+def claim(
+    session: Session, state: MentionState, limit: int, among: Sequence[int] | None = None
+) -> list[int]:
+    """Ids of up to `limit` mentions in `state`, oldest first, locked for this transaction."""
+    query = select(models.Mention.id).where(models.Mention.state == state.value)
+    if among is not None:
+        query = query.where(models.Mention.id.in_(among))
+    query = query.order_by(models.Mention.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # another worker takes the next rows instead of waiting for these
+        query = query.with_for_update(skip_locked=True)
+    return list(session.execute(query).scalars())
+
+
+def advance(
+    session: Session, ids: Sequence[int], source: MentionState, target: MentionState
+) -> int:
+    """Move mentions from `source` to `target`; rows already moved are left alone."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(models.Mention)
+        .where(models.Mention.id.in_(ids), models.Mention.state == source.value)
+        .values(state=target.value, state_changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
+
+
+def load_mentions(session: Session, ids: Sequence[int]) -> list[Mention]:
+    """The `Mention` values of `ids`, in id order."""
+    query = (
+        select(models.Mention, models.Author)
+        .join(models.Author, models.Author.id == models.Mention.author_id)
+        .where(models.Mention.id.in_(ids))
+        .order_by(models.Mention.id)
+    )
+    return [to_mention(row, author) for row, author in session.execute(query).tuples()]
+
+
+def to_mention(row: models.Mention, author: models.Author) -> Mention:
+    """The contract value of a stored mention."""
+    return Mention(
+        id=row.id,
+        source=row.source,
+        source_id=row.source_id,
+        text=row.text,
+        created_at=row.created_at,
+        author=Author(
+            handle=author.handle,
+            external_id=author.key if author.key != author.handle else None,
+            display_name=author.display_name,
+            url=author.url,
+            followers=author.followers,
+        ),
+        url=row.url,
+        title=row.title,
+        lang=row.lang,
+        thread_id=row.thread_id,
+        parent_id=row.parent_id,
+        matched_query=row.matched_query,
+        extra=row.extra,
+        state=MentionState(row.state),
+    )
