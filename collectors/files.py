@@ -144,10 +144,21 @@ def _read_csv(path: Path) -> Iterator[Record]:
             yield Record(locator, row, raw)
 
 
-def file_head_digest(path: Path) -> str:
-    """A fingerprint of the file's start: resuming is safe only while it is unchanged."""
+def file_head_digest(path: Path, size: int) -> str:
+    """A fingerprint of the file's first `size` bytes (at most 64 KiB)."""
     with path.open("rb") as handle:
-        return hashlib.sha256(handle.read(HEAD_BYTES)).hexdigest()
+        return hashlib.sha256(handle.read(min(size, HEAD_BYTES))).hexdigest()
+
+
+def resume_position(path: Path, cursor: Cursor | None) -> int:
+    """Records to skip: those the cursor covers, if the file is the same one, perhaps appended."""
+    if cursor is None:
+        return 0
+    size = int(cursor.state.get("size", -1))
+    unchanged = 0 <= size <= path.stat().st_size and cursor.state.get("head") == file_head_digest(
+        path, size
+    )
+    return int(cursor.state.get("records", 0)) if unchanged else 0
 
 
 class FileImportCollector:
@@ -181,14 +192,13 @@ class FileImportCollector:
     def fetch(self, cursor: Cursor | None) -> Iterator[Page]:
         """Pages of up to `page_size` records, starting after the records the cursor covers."""
         self.check()
-        head = file_head_digest(self.path)
-        done = 0
-        if cursor is not None and cursor.state.get("head") == head:
-            done = int(cursor.state.get("records", 0))
+        done = resume_position(self.path, cursor)
+        size = self.path.stat().st_size
+        identity = {"size": size, "head": file_head_digest(self.path, size)}
         records = islice(read_records(self.path, self.format), done, None)
         while page := list(islice(records, self.page_size)):
             done += len(page)
-            yield self._page(page, Cursor({"records": done, "head": head}))
+            yield self._page(page, Cursor({"records": done, **identity}))
 
     def _page(self, records: list[Record], cursor: Cursor) -> Page:
         mentions: list[Mention] = []

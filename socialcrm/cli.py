@@ -8,8 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -55,16 +55,21 @@ class State:
     settings: Settings
     _db: Database | None = field(default=None)
 
-    def database(self) -> Database:
-        """The database, its schema brought up to date on first use."""
+    def database(self, ensure_schema: bool = True) -> Database:
+        """The database, its schema brought up to date on first use unless told otherwise."""
         if self._db is None:
-            db = Database(self.settings.database_url, echo=self.settings.database.echo)
+            self._db = Database(self.settings.database_url, echo=self.settings.database.echo)
+        if ensure_schema:
             try:
-                db.ensure_schema()
+                self._db.ensure_schema()
             except DatabaseError as error:
                 raise fail(str(error)) from None
-            self._db = db
         return self._db
+
+    def close(self) -> None:
+        """Close the database's connections when the command ends."""
+        if self._db is not None:
+            self._db.dispose()
 
 
 def _state(ctx: typer.Context) -> State:
@@ -98,6 +103,7 @@ def main(
         )
     setup_logging(level, settings.secrets.values())
     ctx.obj = State(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()
@@ -281,8 +287,7 @@ def _count_lines(path: Path) -> int:
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Bring the database schema up to date (also done on every start)."""
-    state = _state(ctx)
-    db = Database(state.settings.database_url)
+    db = _state(ctx).database(ensure_schema=False)
     try:
         before = db.current_revision()
         db.upgrade()
@@ -296,8 +301,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Print the schema revision of the database and the newest one this version knows."""
-    state = _state(ctx)
-    db = Database(state.settings.database_url)
+    db = _state(ctx).database(ensure_schema=False)
     try:
         current = db.current_revision()
     except Exception as error:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 from rich.console import Console
 from rich.logging import RichHandler
 
 MASK = "***"
+HANDLER_NAME = "socialcrm"
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # user:password@ in any URL, whether or not the password is a configured secret
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.\-]*://[^:/@\s]+:)[^@/\s]+(?=@)", re.IGNORECASE)
 _MIN_SECRET_LENGTH = 4
@@ -43,18 +47,26 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[str] = (), console: Console | None = None) -> None:
-    """Send log records to stderr through rich, with secrets masked."""
-    handler = RichHandler(
-        console=console or Console(stderr=True),
-        show_path=False,
-        rich_tracebacks=False,
-        markup=False,
-    )
-    handler.addFilter(SecretMaskingFilter(secrets))
+def remove_handler() -> None:
+    """Take away the handler `setup_logging` installed (others, e.g. a test's, stay)."""
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
+        root.removeHandler(handler)
+
+
+def setup_logging(level: str, secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
+    """Log to stderr with secrets masked: rich on a terminal, else one plain line per record."""
+    stream = stream or sys.stderr
+    handler: logging.Handler
+    if stream.isatty():
+        handler = RichHandler(console=Console(file=stream), show_path=False, markup=False)
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter(PLAIN_FORMAT))
+    handler.addFilter(SecretMaskingFilter(secrets))
+    handler.set_name(HANDLER_NAME)
+    remove_handler()
+    root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
     # libraries that chatter at INFO about every request

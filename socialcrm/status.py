@@ -78,7 +78,7 @@ def _sources(session: Session, enabled: Sequence[str]) -> list[SourceHealth]:
     latest_ids = select(func.max(run.id)).group_by(run.source).scalar_subquery()
     latest = {r.source: r for r in session.scalars(select(run).where(run.id.in_(latest_ids)))}
     ok_runs = select(run.source, func.max(run.finished_at)).where(run.status == "ok")
-    successes = {name: at for name, at in session.execute(ok_runs.group_by(run.source)).tuples()}
+    successes = {name: at for name, at in session.execute(ok_runs.group_by(run.source))}
     names = list(dict.fromkeys([*enabled, *sorted(latest)]))
     return [
         SourceHealth(
@@ -105,7 +105,7 @@ def _volumes(session: Session) -> list[MentionVolume]:
         )
         .group_by(mention.source)
         .order_by(mention.source)
-    ).tuples()
+    )
     return [
         MentionVolume(source, count, newest, collected) for source, count, newest, collected in rows
     ]

@@ -160,7 +160,7 @@ def load_mentions(session: Session, ids: Sequence[int]) -> list[Mention]:
         .where(models.Mention.id.in_(ids))
         .order_by(models.Mention.id)
     )
-    return [to_mention(row, author) for row, author in session.execute(query).tuples()]
+    return [to_mention(row, author) for row, author in session.execute(query)]
 
 
 def to_mention(row: models.Mention, author: models.Author) -> Mention:

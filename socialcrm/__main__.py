@@ -1,0 +1,5 @@
+"""`python -m socialcrm` runs the CLI."""
+
+from socialcrm.cli import app
+
+app()

@@ -1,0 +1,82 @@
+"""Shared fixtures: databases on SQLite and (when configured) PostgreSQL, settings files."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from socialcrm.db import Database, normalise_url
+from socialcrm.logs import remove_handler
+
+PG_ENV = "SOCIALCRM_TEST_DATABASE_URL"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's SOCIALCRM_* variables or ./settings.toml."""
+    for name in list(os.environ):
+        if name.startswith("SOCIALCRM_") and name != PG_ENV:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_log_handler() -> Iterator[None]:
+    """A CLI call installs a handler on its captured stderr; it must not outlive the test."""
+    yield
+    remove_handler()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema on the PostgreSQL under test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'test.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests skipped")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(base))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def empty_db(database_url: str) -> Iterator[Database]:
+    """A database with no schema yet."""
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def db(empty_db: Database) -> Database:
+    """A database with the schema at head."""
+    empty_db.upgrade()
+    return empty_db
+
+
+@pytest.fixture
+def write_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write a settings file with the given TOML text and return its path."""
+
+    def write(body: str, name: str = "settings.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(body, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,97 @@
+"""Scheduler: jobs from settings with explicit ids and safe defaults; minimum intervals hold."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from collectors.base import SourceAuthError
+from collectors.demo import DemoCollector
+from socialcrm import scheduler as scheduling
+from socialcrm.db import Database
+from socialcrm.settings import Settings, load_settings
+from tests.fakes import FakeCollector, mention
+
+
+@pytest.fixture
+def settings(write_settings) -> Settings:  # type: ignore[no-untyped-def]
+    return load_settings(
+        write_settings(
+            "[sources.demo]\nenabled = true\ninterval_seconds = 1\n"
+            "[scheduler]\nmisfire_grace_seconds = 120\n[pipeline]\ninterval_seconds = 45\n"
+        )
+    )
+
+
+@pytest.fixture
+def started() -> Iterator[list[BackgroundScheduler]]:
+    made: list[BackgroundScheduler] = []
+    yield made
+    for each in made:
+        each.shutdown(wait=False)
+
+
+def test_specs_have_explicit_ids_and_clamp_to_the_source_minimum(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    jobs = scheduling.Jobs(settings, db, {"demo": DemoCollector()}, stages=())
+    with caplog.at_level(logging.WARNING):
+        specs = {spec.id: spec.seconds for spec in jobs.specs()}
+    assert specs == {"collect:demo": DemoCollector.min_interval_seconds, "pipeline": 45}
+    assert "sources.demo.interval_seconds is below the source's minimum; using 5 s" in caplog.text
+
+
+def test_jobs_run_one_at_a_time_coalesced_with_the_configured_grace(
+    settings: Settings, db: Database, started: list[BackgroundScheduler]
+) -> None:
+    jobs = scheduling.Jobs(settings, db, {"demo": DemoCollector()}, stages=())
+    scheduler = scheduling.create_scheduler(settings, jobs)
+    started.append(scheduler)
+    scheduler.start(paused=True)
+    made = {job.id: job for job in scheduler.get_jobs()}
+    assert set(made) == {"collect:demo", "pipeline"}
+    for job in made.values():
+        assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 120)
+    assert made["collect:demo"].trigger.interval.total_seconds() == 5
+
+
+def test_a_missed_run_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    when = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING):
+        scheduling._on_event(JobExecutionEvent(EVENT_JOB_MISSED, "collect:demo", "default", when))
+    assert "job collect:demo missed its run at 2026-11-25 09:00:00+00:00" in caplog.text
+
+
+def test_a_revoked_token_pauses_the_source_and_is_logged_once(
+    settings: Settings,
+    db: Database,
+    started: list[BackgroundScheduler],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = FakeCollector([mention(1)], error=SourceAuthError("401 token revoked"))
+    jobs = scheduling.Jobs(settings, db, {"fake": broken}, stages=())
+    scheduler = scheduling.create_scheduler(settings, jobs)
+    started.append(scheduler)
+    scheduler.start(paused=True)
+    with caplog.at_level(logging.ERROR):
+        jobs.collect("fake")
+        jobs.collect("fake")
+    assert scheduler.get_job("collect:fake").next_run_time is None
+    assert caplog.text.count("source fake failed: 401 token revoked") == 1
+
+
+def test_a_recovered_source_says_so(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = FakeCollector([mention(1)], error=SourceAuthError("down"), fail_after_pages=0)
+    jobs = scheduling.Jobs(settings, db, {"fake": flaky}, stages=())
+    jobs.collect("fake")
+    flaky.error = None
+    with caplog.at_level(logging.INFO):
+        assert jobs.collect("fake").new == 1
+    assert "source fake is collecting again" in caplog.text
