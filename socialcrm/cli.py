@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -102,6 +103,9 @@ def main(
             f"--log-level {log_level!r} is invalid: expected DEBUG, INFO, WARNING or ERROR", 2
         )
     setup_logging(level, settings.secrets.values())
+    # what start-up imported (SQLAlchemy, Alembic, pydantic) lives for the whole process: keep the
+    # garbage collector from walking it again on every collection (about 10% of an import's time)
+    gc.freeze()
     ctx.obj = State(settings)
     ctx.call_on_close(ctx.obj.close)
 

@@ -112,10 +112,11 @@ def collect(db: Database, collector: Collector, progress: Progress | None = None
         run_id = run.id
         cursor = storage.load_cursor(session, collector.name)
     seen = new = quarantined = 0
+    known_authors: storage.AuthorIds = {}  # ids are valid only while every page commits
     try:
         for page in collector.fetch(cursor):
             with db.transaction() as session:
-                result = storage.save_page(session, collector.name, page)
+                result = storage.save_page(session, collector.name, page, known_authors)
             seen, new = seen + result.seen, new + len(result.new_ids)
             quarantined += result.quarantined
             if progress is not None:

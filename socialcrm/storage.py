@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CursorResult, func, insert, select, update
@@ -49,12 +50,25 @@ def save_cursor(session: Session, source: str, cursor: Cursor) -> None:
     )
 
 
-def save_page(session: Session, source: str, page: Page) -> PageResult:
-    """Insert a page's mentions (ignoring duplicates), rejects and cursor in one transaction."""
+AuthorIds = dict[tuple[str, str], int]
+
+
+def save_page(
+    session: Session, source: str, page: Page, known_authors: AuthorIds | None = None
+) -> PageResult:
+    """Insert a page's mentions (ignoring duplicates), rejects and cursor in one transaction.
+
+    `known_authors` carries author ids from earlier pages of the same run: those authors are not
+    upserted again. It must be dropped if a page fails (its ids may have been rolled back).
+    """
     new_ids: Sequence[int] = ()
     if page.mentions:
-        author_ids = _upsert_authors(session, page.mentions)
-        rows = [_mention_row(m, author_ids[(m.source, m.author.key)]) for m in page.mentions]
+        author_ids = known_authors if known_authors is not None else {}
+        unknown = [m for m in page.mentions if (m.source, m.author.key) not in author_ids]
+        if unknown:
+            author_ids.update(_upsert_authors(session, unknown))
+        now = utcnow()
+        rows = [_mention_row(m, author_ids[(m.source, m.author.key)], now) for m in page.mentions]
         stmt = upsert(session, models.Mention.__table__).on_conflict_do_nothing(
             index_elements=["source", "source_id"]
         )
@@ -71,7 +85,7 @@ def save_page(session: Session, source: str, page: Page) -> PageResult:
     return PageResult(tuple(new_ids), len(page.mentions), len(page.quarantined))
 
 
-def _upsert_authors(session: Session, mentions: Sequence[Mention]) -> dict[tuple[str, str], int]:
+def _upsert_authors(session: Session, mentions: Sequence[Mention]) -> AuthorIds:
     # one row per author (the latest details win); PostgreSQL refuses to update a row twice
     authors = {(m.source, m.author.key): m.author for m in mentions}
     now = utcnow()
@@ -104,8 +118,7 @@ def _author_row(source: str, author: Author, now: Any) -> dict[str, Any]:
     }
 
 
-def _mention_row(mention: Mention, author_id: int) -> dict[str, Any]:
-    now = utcnow()
+def _mention_row(mention: Mention, author_id: int, now: datetime) -> dict[str, Any]:
     return {
         "source": mention.source,
         "source_id": mention.source_id,

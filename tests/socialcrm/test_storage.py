@@ -105,3 +105,17 @@ def test_claim_and_advance_move_each_mention_once(db: Database) -> None:
             storage.advance(session, claimed, MentionState.COLLECTED, MentionState.CLASSIFIED) == 0
         )
         assert storage.claim(session, MentionState.COLLECTED, limit=10) == [sorted(ids)[3]]
+
+
+def test_authors_known_earlier_in_a_run_are_not_upserted_again(db: Database) -> None:
+    known: storage.AuthorIds = {}
+    first = mention(1, author="ada")
+    renamed = type(first)(**{**_fields(mention(2)), "author": Author("ada", display_name="New")})
+    with db.transaction() as session:
+        storage.save_page(session, "fake", Page((first,), Cursor()), known)
+    with db.transaction() as session:
+        storage.save_page(session, "fake", Page((renamed,), Cursor()), known)
+        authors = list(session.scalars(select(models.Author)))
+        author_ids = set(session.scalars(select(models.Mention.author_id)))
+    assert [(a.id, a.display_name) for a in authors] == [(known[("fake", "ada")], None)]
+    assert author_ids == {known[("fake", "ada")]}
