@@ -200,8 +200,7 @@ def collect(
         return
     stop = threading.Event()
     with _stopping_on_signals(stop):
-        scheduler = create_scheduler(settings, jobs)
-        scheduler.remove_job("pipeline")
+        scheduler = create_scheduler(settings, jobs, with_pipeline=False)
         scheduler.start()
         stop.wait()
         scheduler.shutdown(wait=True)

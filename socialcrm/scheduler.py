@@ -115,8 +115,10 @@ def _on_event(event: JobExecutionEvent) -> None:
         log.error("job %s failed: %r", event.job_id, event.exception)
 
 
-def create_scheduler(settings: Settings, jobs: Jobs) -> BackgroundScheduler:
-    """A scheduler with every job from `jobs`, each run at once on start and then on interval."""
+def create_scheduler(
+    settings: Settings, jobs: Jobs, with_pipeline: bool = True
+) -> BackgroundScheduler:
+    """A scheduler with the jobs of `jobs`, each run at once on start and then on interval."""
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(settings.scheduler.max_workers)},
         job_defaults={
@@ -127,7 +129,9 @@ def create_scheduler(settings: Settings, jobs: Jobs) -> BackgroundScheduler:
         timezone=ZoneInfo(settings.scheduler.timezone),
     )
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
-    for spec in jobs.specs():
+    specs = [s for s in jobs.specs() if with_pipeline or s.id != PIPELINE_JOB]
+    log.info("jobs: %s", ", ".join(f"{s.id} every {s.seconds} s" for s in specs))
+    for spec in specs:
         scheduler.add_job(
             spec.func,
             "interval",

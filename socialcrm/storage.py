@@ -105,7 +105,7 @@ def _upsert_authors(session: Session, mentions: Sequence[Mention]) -> AuthorIds:
     return {(row.source, row.key): row.id for row in session.execute(returned, rows)}
 
 
-def _author_row(source: str, author: Author, now: Any) -> dict[str, Any]:
+def _author_row(source: str, author: Author, now: datetime) -> dict[str, Any]:
     return {
         "source": source,
         "key": author.key,

@@ -1,4 +1,4 @@
-"""Fakes for tests: a scripted collector and mention builders."""
+"""Fakes and helpers for tests: a scripted collector, mention builders, row counts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
+from sqlalchemy import func, select
+
+from socialcrm import models
+from socialcrm.db import Database
 from socialcrm.mention import Author, Cursor, Mention, Page
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -68,3 +72,18 @@ class FakeCollector:
             position += len(chunk)
             pages += 1
             yield Page(tuple(chunk), Cursor({"position": position}))
+
+
+def count_rows(db: Database, model: type[models.Base]) -> int:
+    """How many rows the table of `model` holds."""
+    with db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def mention_states(db: Database) -> dict[str, int]:
+    """How many mentions stand in each pipeline state."""
+    with db.transaction() as session:
+        rows = session.execute(
+            select(models.Mention.state, func.count()).group_by(models.Mention.state)
+        )
+        return {state: count for state, count in rows}

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from collectors.base import SourceConfigError
 from collectors.files import FileImportCollector, RecordError, parse_record, parse_timestamp
-from socialcrm import models, pipeline
+from socialcrm import models, pipeline, storage
 from socialcrm.db import Database
+from tests.fakes import count_rows
 
 RECORD = {"id": "a1", "text": "hello", "created_at": "2026-11-02T10:00:00Z", "author": "ada"}
 
@@ -25,11 +26,6 @@ def _jsonl(path: Path, records: list[object]) -> Path:
 
 def _records(count: int) -> list[dict[str, object]]:
     return [{**RECORD, "id": f"r{n}", "author": f"user{n % 4}"} for n in range(count)]
-
-
-def _count(db: Database, model: type[models.Base]) -> int:
-    with db.transaction() as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 @pytest.mark.parametrize(
@@ -124,8 +120,8 @@ def test_reimporting_the_same_file_adds_nothing(db: Database, tmp_path: Path) ->
     first = pipeline.collect(db, FileImportCollector(path, "import", page_size=10))
     second = pipeline.collect(db, FileImportCollector(path, "import", page_size=10))
     assert (first.new, second.new, second.seen) == (25, 0, 0)
-    assert _count(db, models.Mention) == 25
-    assert _count(db, models.Author) == 4
+    assert count_rows(db, models.Mention) == 25
+    assert count_rows(db, models.Author) == 4
 
 
 def test_an_appended_file_resumes_after_what_was_imported(db: Database, tmp_path: Path) -> None:
@@ -144,7 +140,7 @@ def test_a_rewritten_file_is_read_again_and_dedupe_stops_doubles(
     _jsonl(path, list(reversed(_records(8))))
     summary = pipeline.collect(db, FileImportCollector(path, "import"))
     assert (summary.seen, summary.new) == (8, 2)
-    assert _count(db, models.Mention) == 8
+    assert count_rows(db, models.Mention) == 8
 
 
 def test_an_import_interrupted_mid_file_continues_where_it_stopped(
@@ -154,8 +150,6 @@ def test_an_import_interrupted_mid_file_continues_where_it_stopped(
     pages = FileImportCollector(path, "import", page_size=4).fetch(None)
     # only the first page is committed (as if the process died during the second)
     with db.transaction() as session:
-        from socialcrm import storage
-
         storage.save_page(session, FileImportCollector(path, "import").name, next(pages))
     summary = pipeline.collect(db, FileImportCollector(path, "import", page_size=4))
     assert (summary.seen, summary.new) == (5, 5)

@@ -11,12 +11,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
-from socialcrm import models
 from socialcrm.cli import app
 from socialcrm.db import Database
+from tests.fakes import mention_states
 
 SETTINGS = '[app]\nlog_level = "INFO"\n[sources.demo]\nper_run = 6\n'
 
@@ -36,11 +35,7 @@ def cli(database_url: str, write_settings, monkeypatch: pytest.MonkeyPatch):  # 
 def _states(database_url: str) -> dict[str, int]:
     db = Database(database_url)
     try:
-        with db.transaction() as session:
-            rows = session.execute(
-                select(models.Mention.state, func.count()).group_by(models.Mention.state)
-            )
-            return {state: count for state, count in rows}
+        return mention_states(db)
     finally:
         db.dispose()
 
@@ -124,33 +119,63 @@ def test_help_is_everywhere() -> None:
         assert "Usage" in result.output
 
 
-def test_run_demo_reaches_the_end_of_the_pipeline_and_stops_on_ctrl_c(
-    database_url: str, write_settings
-) -> None:  # type: ignore[no-untyped-def]
+def _until_ctrl_c(database_url: str, settings: Path, args: list[str], wait_for: str) -> str:
+    """Start `socialcrm ARGS` as a process, read its log until `wait_for`, press Ctrl-C.
+
+    Returns the whole log; fails unless the process then exits 0.
+    """
     env = {**os.environ, "SOCIALCRM_DATABASE_URL": database_url}
-    path = write_settings(SETTINGS)
-    with subprocess.Popen(
-        [sys.executable, "-m", "socialcrm", "--config", str(path), "run", "--demo"],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    ) as process:
+    command = [sys.executable, "-m", "socialcrm", "--config", str(settings), *args]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as process:
         assert process.stderr is not None
-        watchdog = threading.Timer(120, process.kill)  # a hung run fails the test, not CI
+        watchdog = threading.Timer(120, process.kill)  # a hung process fails the test, not CI
         watchdog.start()
         try:
             seen = []
             for line in process.stderr:
                 seen.append(line)
-                if "pipeline moved classify=6, link=6, route=6" in line:
+                if wait_for in line:
                     break
             process.send_signal(signal.SIGINT)
-            rest = process.stderr.read()
-            assert process.wait(timeout=60) == 0, "".join(seen) + rest
+            seen.append(process.stderr.read())
+            assert process.wait(timeout=60) == 0, "".join(seen)
         finally:
             watchdog.cancel()
-    log = "".join(seen)
+    return "".join(seen)
+
+
+def test_run_demo_reaches_the_end_of_the_pipeline_and_stops_on_ctrl_c(
+    database_url: str, write_settings
+) -> None:  # type: ignore[no-untyped-def]
+    log = _until_ctrl_c(
+        database_url,
+        write_settings(SETTINGS),
+        ["run", "--demo"],
+        wait_for="pipeline moved classify=6, link=6, route=6",
+    )
     assert "sources enabled: demo" in log
+    assert "jobs: collect:demo every 10 s, pipeline every 30 s" in log
     assert "classify stage is a pass-through until issue #4" in log
-    assert "stopped" in rest
+    assert log.rstrip().endswith("stopped")
     assert _states(database_url).get("routed", 0) >= 6
+
+
+def test_collect_keeps_collecting_without_processing_until_ctrl_c(
+    database_url: str, write_settings
+) -> None:  # type: ignore[no-untyped-def]
+    log = _until_ctrl_c(
+        database_url,
+        write_settings(SETTINGS),
+        ["collect", "--source", "demo"],
+        wait_for="source demo: 6 new mention(s)",
+    )
+    assert "jobs: collect:demo every 10 s\n" in log
+    assert "pipeline moved" not in log
+    assert set(_states(database_url)) == {"collected"}
+
+
+def test_run_stops_by_itself_after_stop_after(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("run", "--stop-after", "0")
+    assert result.exit_code == 0, result.output
+    assert "sources enabled: none" in result.output
+    assert result.output.rstrip().endswith("stopped")

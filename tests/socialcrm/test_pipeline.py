@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectors.base import SourceAuthError, TransientSourceError
@@ -14,7 +14,7 @@ from collectors.demo import DemoCollector
 from socialcrm import models, pipeline, storage
 from socialcrm.db import Database
 from socialcrm.mention import Mention, MentionState
-from tests.fakes import FakeCollector, mention
+from tests.fakes import FakeCollector, mention, mention_states
 
 
 class CountingStage:
@@ -36,14 +36,6 @@ class CountingStage:
             raise RuntimeError("crash in the middle of a stage")
 
 
-def _states(db: Database) -> dict[str, int]:
-    with db.transaction() as session:
-        rows = session.execute(
-            select(models.Mention.state, func.count()).group_by(models.Mention.state)
-        )
-        return {state: count for state, count in rows}
-
-
 def _audit_subjects(db: Database) -> list[str]:
     with db.transaction() as session:
         return sorted(session.scalars(select(models.AuditEntry.subject_id)), key=int)  # type: ignore[arg-type]
@@ -59,7 +51,7 @@ def test_every_mention_reaches_the_end_and_a_second_run_moves_nothing(db: Databa
     second = pipeline.process(db, pipeline.default_stages(), batch_size=3)
     assert first == {"classify": 7, "link": 7, "route": 7}
     assert second == {"classify": 0, "link": 0, "route": 0}
-    assert _states(db) == {MentionState.ROUTED.value: 7}
+    assert mention_states(db) == {MentionState.ROUTED.value: 7}
 
 
 def test_running_a_stage_twice_writes_its_output_once(db: Database) -> None:
@@ -79,7 +71,7 @@ def test_a_crash_between_batches_repeats_nothing_committed(db: Database) -> None
     with pytest.raises(RuntimeError, match="crash"):
         pipeline.run_stage(db, crashing, batch_size=2)
     # the first batch committed with its output; the crashed batch left nothing behind
-    assert _states(db) == {"classified": 2, "collected": 4}
+    assert mention_states(db) == {"classified": 2, "collected": 4}
     assert len(_audit_subjects(db)) == 2
     healthy = pipeline.Stage(
         "count", MentionState.COLLECTED, MentionState.CLASSIFIED, CountingStage()
@@ -95,7 +87,7 @@ def test_a_stage_can_be_run_over_given_ids_only(db: Database) -> None:
         ids = storage.claim(session, MentionState.COLLECTED, limit=10)
     stage = pipeline.default_stages()[0]
     assert pipeline.run_stage(db, stage, among=ids[:2]) == 2
-    assert _states(db) == {"classified": 2, "collected": 2}
+    assert mention_states(db) == {"classified": 2, "collected": 2}
 
 
 def test_pass_through_stages_say_so_once(db: Database, caplog: pytest.LogCaptureFixture) -> None:
@@ -164,4 +156,4 @@ def test_the_demo_feeds_its_sample_a_few_at_a_time_until_done(db: Database) -> N
     news = [pipeline.collect(db, demo).new for _ in range(4)]
     assert news == [8, 8, 4, 0]
     pipeline.process(db, pipeline.default_stages())
-    assert _states(db) == {"routed": 20}
+    assert mention_states(db) == {"routed": 20}

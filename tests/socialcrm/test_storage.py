@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from socialcrm import models, storage
 from socialcrm.db import Database
 from socialcrm.mention import Author, Cursor, MentionState, Page, Quarantined
-from tests.fakes import mention
-
-
-def _count(db: Database, model: type[models.Base]) -> int:
-    with db.transaction() as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
+from tests.fakes import count_rows, mention
 
 
 def test_saving_the_same_page_twice_inserts_nothing_new(db: Database) -> None:
@@ -25,8 +20,8 @@ def test_saving_the_same_page_twice_inserts_nothing_new(db: Database) -> None:
     assert len(first.new_ids) == 5
     assert second.new_ids == ()
     assert second.seen == 5
-    assert _count(db, models.Mention) == 5
-    assert _count(db, models.Author) == 3  # user0, user1, user2
+    assert count_rows(db, models.Mention) == 5
+    assert count_rows(db, models.Author) == 3  # user0, user1, user2
 
 
 def test_authors_keep_known_details_when_a_later_mention_lacks_them(db: Database) -> None:
@@ -57,9 +52,9 @@ def test_a_failure_after_insert_and_before_commit_leaves_neither_mentions_nor_cu
     page = Page((mention(1), mention(2)), Cursor({"position": 2}))
     with pytest.raises(RuntimeError, match="disk full"), db.transaction() as session:
         storage.save_page(session, "fake", page)
-    assert _count(db, models.Mention) == 0
-    assert _count(db, models.Author) == 0
-    assert _count(db, models.CollectorCursor) == 0
+    assert count_rows(db, models.Mention) == 0
+    assert count_rows(db, models.Author) == 0
+    assert count_rows(db, models.CollectorCursor) == 0
 
 
 def test_cursor_is_saved_and_replaced(db: Database) -> None:
