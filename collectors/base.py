@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
-from socialcrm.mention import Cursor, Page
+from socialcrm.mention import Cursor, Mention, Page
 
 
 class SourceError(Exception):
@@ -22,6 +23,10 @@ class SourceAuthError(SourceConfigError):
 
 class TransientSourceError(SourceError):
     """A passing fault (timeout, 5xx): retry later with backoff; the cursor stays."""
+
+
+class TargetGoneError(SourceError):
+    """The post to answer was deleted or removed on the platform: nothing to reply to."""
 
 
 class RateLimitedError(TransientSourceError):
@@ -55,4 +60,43 @@ class Collector(Protocol):
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Page]:
         """Yield pages from `cursor` on; each page is committed with its cursor before the next."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PostedReply:
+    """A reply the platform accepted: its id there and where a person can see it."""
+
+    reply_id: str
+    url: str | None
+
+
+@runtime_checkable
+class Responder(Protocol):
+    """Posts a reply to a mention on its own platform."""
+
+    @property
+    def name(self) -> str:
+        """The source whose mentions this responder answers."""
+        ...
+
+    def post(self, mention: Mention, text: str, idempotency_key: str) -> PostedReply:
+        """Reply to `mention`; the same key never posts twice where the platform can tell."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadContext:
+    """The conversation around a mention: the opening post and the chain of parents to it."""
+
+    root: Mention | None
+    parents: tuple[Mention, ...]
+
+
+@runtime_checkable
+class ContextProvider(Protocol):
+    """Fetches a mention's thread on demand (each call costs quota, so never for every mention)."""
+
+    def context(self, mention: Mention) -> ThreadContext:
+        """The opening post and the parents of `mention`, oldest first."""
         ...

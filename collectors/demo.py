@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from collectors.files import parse_record, read_records
 from socialcrm.mention import Cursor, Mention, Page, utcnow
+from socialcrm.settings import Settings
 
 DEMO_FILE = Path(str(files("collectors") / "data" / "demo_mentions.jsonl"))
 
@@ -50,3 +51,8 @@ class DemoCollector:
             if record.fields is not None
         ]
         yield Page(tuple(mentions), Cursor({"next": start + len(records)}))
+
+
+def build(settings: Settings) -> DemoCollector:
+    """The demo collector as the settings configure it."""
+    return DemoCollector(per_run=settings.sources.demo.per_run)

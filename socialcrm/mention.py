@@ -68,6 +68,7 @@ class Mention:
     thread_id: str | None = None
     parent_id: str | None = None
     matched_query: str | None = None
+    edited_at: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     id: int | None = None
     state: MentionState = MentionState.COLLECTED
@@ -78,6 +79,8 @@ class Mention:
         if not self.source_id.strip():
             raise ValueError("mention source_id must not be empty")
         object.__setattr__(self, "created_at", ensure_utc(self.created_at, "created_at"))
+        if self.edited_at is not None:
+            object.__setattr__(self, "edited_at", ensure_utc(self.edited_at, "edited_at"))
 
     @property
     def key(self) -> tuple[str, str]:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import tomllib
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -17,6 +26,7 @@ CONFIG_ENV = "SOCIALCRM_CONFIG"
 SECRETS_FILE_ENV = "SOCIALCRM_SECRETS_FILE"
 DEFAULT_CONFIG = Path("settings.toml")
 DEFAULT_SECRETS_FILE = "secrets.env"
+PLUGIN_GROUP = "socialcrm.collectors"
 
 Seconds = Annotated[int, Field(ge=1)]
 
@@ -84,11 +94,32 @@ class SchedulerSettings(_Section):
         return value
 
 
+Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
+Terms = Annotated[list[Annotated[str, Field(min_length=1)]], Field(max_length=100)]
+Names = list[Annotated[str, Field(min_length=1, pattern=r"^[^\s/]+$")]]
+
+
+class WatchSettings(_Section):
+    """What every source listens for: the brand, its competitors, and what to leave out."""
+
+    brand: Terms = []
+    competitors: Terms = []
+    exclude: Terms = []
+
+
 class SourceSettings(_Section):
-    """What every source shares: whether it runs and how often."""
+    """What every source shares: whether it runs, how often, and when its silence is an alert."""
 
     enabled: bool = False
     interval_seconds: Seconds = 300
+    alert_after_minutes: int = Field(default=120, ge=1)
+
+
+class SearchSourceSettings(SourceSettings):
+    """A source that searches for terms: extra keywords and exclusions beyond `[watch]`."""
+
+    keywords: Terms = []
+    exclude: Terms = []
 
 
 class DemoSourceSettings(SourceSettings):
@@ -98,19 +129,107 @@ class DemoSourceSettings(SourceSettings):
     per_run: int = Field(default=5, ge=1, le=1000)
 
 
+class RedditSourceSettings(SearchSourceSettings):
+    """Reddit through praw: searches, watched subreddits, the account's inbox mentions."""
+
+    interval_seconds: Seconds = 120
+    user_agent: str = Field(default="socialcrm/0.1 (self-hosted social CRM)", min_length=1)
+    search_subreddits: Names = ["all"]
+    subreddits: Names = []
+    inbox: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class MastodonSourceSettings(SearchSourceSettings):
+    """Mastodon through Mastodon.py: hashtags, search and the brand account's mentions."""
+
+    interval_seconds: Seconds = 120
+    instance: Url = "https://mastodon.social"
+    extra_instances: list[Url] = []
+    hashtags: Names = []
+    search: bool = True
+    notifications: bool = False
+    limit: int = Field(default=40, ge=1, le=40)
+
+
+class BlueskySourceSettings(SearchSourceSettings):
+    """Bluesky over XRPC: post search and the account's mention/reply notifications."""
+
+    interval_seconds: Seconds = 120
+    service: Url = "https://bsky.social"
+    handle: str = ""
+    search: bool = True
+    notifications: bool = True
+    limit: int = Field(default=100, ge=1, le=100)
+
+
+class HackerNewsSourceSettings(SearchSourceSettings):
+    """Hacker News through the Algolia search API: stories and comments, no account needed."""
+
+    interval_seconds: Seconds = 300
+    alert_after_minutes: int = Field(default=720, ge=1)
+    api_url: Url = "https://hn.algolia.com/api/v1"
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class RssSourceSettings(SourceSettings):
+    """RSS and Atom feeds (blogs, news, Google Alerts): every new entry is a mention."""
+
+    interval_seconds: Seconds = 900
+    alert_after_minutes: int = Field(default=1440, ge=1)
+    feeds: list[Url] = []
+    match_terms: bool = False
+
+
 class SourcesSettings(_Section):
-    """One table per source."""
+    """One table per source; tables of installed plugins (entry points) are kept as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     demo: DemoSourceSettings = DemoSourceSettings()
+    reddit: RedditSourceSettings = RedditSourceSettings()
+    mastodon: MastodonSourceSettings = MastodonSourceSettings()
+    bluesky: BlueskySourceSettings = BlueskySourceSettings()
+    hackernews: HackerNewsSourceSettings = HackerNewsSourceSettings()
+    rss: RssSourceSettings = RssSourceSettings()
+
+    @model_validator(mode="after")
+    def _plugin_tables_name_installed_plugins(self) -> SourcesSettings:
+        plugins = plugin_names()
+        for name, table in (self.model_extra or {}).items():
+            if name not in plugins:
+                known = ", ".join(sorted([*type(self).model_fields, *plugins]))
+                raise ValueError(f"no source named {name!r} is installed (known: {known})")
+            if not isinstance(table, dict):
+                raise TypeError(f"[sources.{name}] must be a table")
+            SourceSettings.model_validate(_common_keys(table))
+        return self
 
     def table(self, name: str) -> SourceSettings | None:
-        """The settings table of source `name`, if it has one."""
-        table = getattr(self, name, None) if name in type(self).model_fields else None
-        return table if isinstance(table, SourceSettings) else None
+        """The settings table of source `name`, if it has one (plugins: only the common keys)."""
+        if name in type(self).model_fields:
+            table = getattr(self, name)
+            return table if isinstance(table, SourceSettings) else None
+        raw = (self.model_extra or {}).get(name)
+        return SourceSettings.model_validate(_common_keys(raw)) if raw is not None else None
+
+    def plugin_table(self, name: str) -> dict[str, Any]:
+        """The raw table of plugin source `name`, for the plugin to validate itself."""
+        return dict((self.model_extra or {}).get(name) or {})
 
     def enabled(self) -> list[str]:
-        """The names of the sources switched on."""
-        return [name for name in type(self).model_fields if getattr(self, name).enabled]
+        """The names of the sources switched on, built-ins first."""
+        names = [*type(self).model_fields, *(self.model_extra or {})]
+        return [name for name in names if (table := self.table(name)) and table.enabled]
+
+
+def plugin_names() -> set[str]:
+    """Names of the collectors that other packages install (entry points)."""
+    return {entry.name for entry in entry_points(group=PLUGIN_GROUP)}
+
+
+def _common_keys(table: dict[str, Any]) -> dict[str, Any]:
+    return {key: table[key] for key in SourceSettings.model_fields if key in table}
 
 
 class ImportSettings(_Section):
@@ -148,6 +267,7 @@ class Settings(_Section):
     app: AppSettings = AppSettings()
     database: DatabaseSettings = DatabaseSettings()
     pipeline: PipelineSettings = PipelineSettings()
+    watch: WatchSettings = WatchSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     sources: SourcesSettings = SourcesSettings()
     import_: ImportSettings = Field(default=ImportSettings(), alias="import")
