@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -22,7 +22,7 @@ from rich.table import Table
 from collectors import registry
 from collectors.base import Collector, SourceConfigError
 from collectors.files import FileImportCollector, Format
-from socialcrm import pipeline, status
+from socialcrm import models, pipeline, status
 from socialcrm.db import Database, DatabaseError
 from socialcrm.locks import DeploymentLockedError, deployment_lock
 from socialcrm.logs import setup_logging
@@ -129,8 +129,7 @@ def run(
         )
         settings = state.settings = settings.model_copy(update={"sources": sources})
     db = state.database()
-    collectors = _enabled_collectors(settings)
-    log.info("sources enabled: %s", ", ".join(collectors) or "none (see [sources] in settings)")
+    collectors = _checked(db, _enabled_collectors(settings))
     log.info("chat (Discord) and web dashboard are not built yet (issues #6 and #7)")
     jobs = Jobs(settings, db, collectors, pipeline.default_stages())
     stop = threading.Event()
@@ -158,6 +157,33 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _checked(
+    db: Database, collectors: dict[str, Collector], strict: bool = False
+) -> dict[str, Collector]:
+    """The sources whose check passes; a refused configuration leaves its source out (alerted).
+
+    A passing fault (network, 5xx) keeps the source: its runs retry. `strict` (one-off
+    commands) turns any failure into one line per source and an exit status instead.
+    """
+    log.info("sources enabled: %s", ", ".join(collectors) or "none (see [sources] in settings)")
+    usable: dict[str, Collector] = {}
+    failures: list[pipeline.CollectSummary] = []
+    for name, collector in collectors.items():
+        failure = pipeline.check(db, collector)
+        if failure is not None:
+            failures.append(failure)
+            if failure.status == "config_error":
+                log.error("source %s is not started: %s", name, failure.error)
+                continue
+            log.warning("source %s check failed, will retry: %s", name, failure.error)
+        usable[name] = collector
+    if strict and failures:
+        for failure in failures:
+            err.print(f"[bold red]error:[/] {failure.error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2 if any(f.status == "config_error" for f in failures) else 1)
+    return usable
 
 
 def _enabled_collectors(settings: Settings) -> dict[str, Collector]:
@@ -190,7 +216,9 @@ def collect(
         raise fail(
             "no source is enabled: set enabled = true under [sources.NAME], or pass --source", 2
         )
-    jobs = Jobs(settings, state.database(), collectors, stages=())
+    db = state.database()
+    collectors = _checked(db, collectors, strict=once)
+    jobs = Jobs(settings, db, collectors, stages=())
     if once:
         summaries = [jobs.collect(name) for name in collectors]
         for summary in summaries:
@@ -333,20 +361,7 @@ def _ago(moment: datetime | None) -> str:
 
 
 def _render_status(report: status.Report) -> None:
-    sources = Table(title="Sources", title_justify="left")
-    for column in ("source", "enabled", "last run", "status", "last success", "new", "last error"):
-        sources.add_column(column)
-    for s in report.sources:
-        sources.add_row(
-            s.source,
-            "yes" if s.enabled else "no",
-            _ago(s.last_run_at),
-            s.last_status or "-",
-            _ago(s.last_success_at),
-            str(s.last_new),
-            (s.last_error or "")[:80],
-        )
-    out.print(sources)
+    _render_sources(report.sources)
     volumes = Table(title="Mentions", title_justify="left")
     for column in ("source", "mentions", "newest posted", "last collected"):
         volumes.add_column(column)
@@ -357,6 +372,51 @@ def _render_status(report: status.Report) -> None:
     outbox = ", ".join(f"{k} {v}" for k, v in sorted(report.outbox.items())) or "empty"
     out.print(f"pipeline: {states}", markup=False)
     out.print(f"open tasks: {report.open_tasks}; outbox: {outbox}", markup=False)
-    out.print(f"quarantined items: {report.quarantined}", markup=False)
-    for item in report.recent_quarantine:
-        out.print(f"  {item.locator or item.source}: {item.reason}", markup=False, highlight=False)
+    quarantined = ", ".join(f"{k} {v}" for k, v in sorted(report.quarantined.items()))
+    out.print(
+        f"quarantined items: {sum(report.quarantined.values())}"
+        + (f" ({quarantined})" if quarantined else ""),
+        markup=False,
+        soft_wrap=True,
+    )
+    if report.recent_quarantine:
+        _render_quarantine(report.recent_quarantine)
+
+
+def _render_sources(sources: list[status.SourceStatus]) -> None:
+    table = Table(title="Sources", title_justify="left")
+    for column in ("source", "state", "last success", "lag", "items", "rejects", "last error"):
+        table.add_column(column)
+    for s in sources:
+        h = s.health
+        off = "" if s.enabled else " (off)"
+        if h is None:
+            table.add_row(s.source, f"never run{off}", *["-"] * 5)
+            continue
+        alert = f", ALERT {h.alert}" if h.alert else ""
+        table.add_row(
+            s.source,
+            f"{h.status}{alert}{off}",
+            _ago(h.last_success_at),
+            _duration(h.lag_seconds),
+            str(h.items_total),
+            str(h.quarantined_total),
+            (h.last_error or "")[:120],
+        )
+    out.print(table)
+
+
+def _render_quarantine(items: list[models.QuarantinedItem]) -> None:
+    table = Table(title="Recently quarantined", title_justify="left")
+    table.add_column("source")
+    table.add_column("where", no_wrap=True)
+    table.add_column("reason")
+    for item in items:
+        table.add_row(item.source, item.locator or "-", item.reason[:200])
+    out.print(table)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return _ago(utcnow() - timedelta(seconds=seconds)).removesuffix(" ago")

@@ -117,6 +117,9 @@ class Mention(Base):
     collected_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(16), default=MentionState.COLLECTED.value)
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the platform said it was edited (text updated) / it was deleted there (nothing to answer)
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
 
 
 class CollectorCursor(Base):
@@ -144,6 +147,49 @@ class CollectorRun(Base):
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     items_quarantined: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceHealth(Base):
+    """How one source is doing now, kept current by every run: the dashboard and alerts read it."""
+
+    __tablename__ = "source_health"
+
+    source: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # ok | failing | rate_limited | disabled
+    first_run_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_run_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    failing_since: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_new_at: Mapped[datetime | None]  # when a run last brought a new mention
+    newest_item_at: Mapped[datetime | None]  # the newest post time collected
+    lag_seconds: Mapped[float | None] = mapped_column(Float)  # median post-to-stored delay
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined_total: Mapped[int] = mapped_column(Integer, default=0)
+    alert: Mapped[str | None] = mapped_column(String(32))  # the open alert, raised once
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reply(Base):
+    """A reply posted (or being posted) to a mention; the idempotency key makes it happen once."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mention_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("mentions.id", ondelete="CASCADE"), index=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="new")  # new|pending|sent|failed|gone
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    platform_reply_id: Mapped[str | None] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class QuarantinedItem(Base):

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from collectors.base import Collector, SourceConfigError, SourceError
-from socialcrm import models, storage
+from collectors.base import Collector, RateLimitedError, SourceConfigError, SourceError
+from socialcrm import health, models, storage
 from socialcrm.db import Database
-from socialcrm.mention import Mention, MentionState, utcnow
+from socialcrm.mention import Mention, MentionState, Page, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,42 @@ class CollectSummary:
     """How one collector run ended."""
 
     source: str
-    status: str  # ok | error | config_error
+    status: str  # ok | error | config_error | rate_limited
     seen: int = 0
     new: int = 0
     quarantined: int = 0
     error: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass
+class _RunTally:
+    """What the pages of one run added up to."""
+
+    seen: int = 0
+    new: int = 0
+    quarantined: int = 0
+    newest: datetime | None = None
+    recent_new_ids: list[int] = field(default_factory=list)
+
+    def add(self, page: Page, result: storage.PageResult) -> None:
+        self.seen += result.seen
+        self.new += len(result.new_ids)
+        self.quarantined += result.quarantined
+        self.recent_new_ids = [*self.recent_new_ids, *result.new_ids][-LAG_SAMPLE:]
+        times = [m.created_at for m in page.mentions]
+        if times and (self.newest is None or max(times) > self.newest):
+            self.newest = max(times)
+
+    def summary(self, source: str, status: str, error: SourceError | None = None) -> CollectSummary:
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        message = str(error) if error is not None else None
+        return CollectSummary(
+            source, status, self.seen, self.new, self.quarantined, message, retry_after
+        )
+
+
+LAG_SAMPLE = 200
 
 
 def collect(db: Database, collector: Collector, progress: Progress | None = None) -> CollectSummary:
@@ -111,37 +143,54 @@ def collect(db: Database, collector: Collector, progress: Progress | None = None
         session.flush()
         run_id = run.id
         cursor = storage.load_cursor(session, collector.name)
-    seen = new = quarantined = 0
+    tally = _RunTally()
     known_authors: storage.AuthorIds = {}  # ids are valid only while every page commits
     try:
         for page in collector.fetch(cursor):
             with db.transaction() as session:
                 result = storage.save_page(session, collector.name, page, known_authors)
-            seen, new = seen + result.seen, new + len(result.new_ids)
-            quarantined += result.quarantined
+            tally.add(page, result)
             if progress is not None:
                 progress(result.seen + result.quarantined)
     except SourceError as error:
-        status = "config_error" if isinstance(error, SourceConfigError) else "error"
-        summary = CollectSummary(collector.name, status, seen, new, quarantined, str(error))
+        summary = tally.summary(collector.name, _status_of(error), error)
     except Exception as error:
-        _finish_run(
-            db, run_id, CollectSummary(collector.name, "error", seen, new, quarantined, repr(error))
-        )
+        failed = tally.summary(collector.name, "error")
+        _finish_run(db, run_id, replace(failed, error=repr(error)), tally)
         raise
     else:
-        summary = CollectSummary(collector.name, "ok", seen, new, quarantined)
-    _finish_run(db, run_id, summary)
+        summary = tally.summary(collector.name, "ok")
+    _finish_run(db, run_id, summary, tally)
     return summary
 
 
-def _finish_run(db: Database, run_id: int, summary: CollectSummary) -> None:
+def check(db: Database, collector: Collector) -> CollectSummary | None:
+    """Run the source's own check; a failure is recorded in its health and returned."""
+    try:
+        collector.check()
+    except SourceError as error:
+        summary = _RunTally().summary(collector.name, _status_of(error), error)
+        with db.transaction() as session:
+            outcome = health.RunOutcome(collector.name, summary.status, error=summary.error)
+            health.record_run(session, outcome, utcnow())
+        return summary
+    return None
+
+
+def _status_of(error: SourceError) -> str:
+    if isinstance(error, SourceConfigError):
+        return "config_error"
+    return "rate_limited" if isinstance(error, RateLimitedError) else "error"
+
+
+def _finish_run(db: Database, run_id: int, summary: CollectSummary, tally: _RunTally) -> None:
+    now = utcnow()
     with db.transaction() as session:
         session.execute(
             update(models.CollectorRun)
             .where(models.CollectorRun.id == run_id)
             .values(
-                finished_at=utcnow(),
+                finished_at=now,
                 status=summary.status,
                 items_seen=summary.seen,
                 items_new=summary.new,
@@ -149,3 +198,13 @@ def _finish_run(db: Database, run_id: int, summary: CollectSummary) -> None:
                 error=summary.error,
             )
         )
+        outcome = health.RunOutcome(
+            summary.source,
+            summary.status,
+            summary.new,
+            summary.quarantined,
+            summary.error,
+            tally.newest,
+            storage.median_lag_seconds(session, tally.recent_new_ids),
+        )
+        health.record_run(session, outcome, now)

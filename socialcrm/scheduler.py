@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import (
@@ -18,7 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors import registry
 from collectors.base import Collector
-from socialcrm import pipeline
+from socialcrm import health, pipeline
 from socialcrm.db import Database
 from socialcrm.mention import utcnow
 from socialcrm.settings import Settings
@@ -26,6 +27,9 @@ from socialcrm.settings import Settings
 log = logging.getLogger(__name__)
 
 PIPELINE_JOB = "pipeline"
+HEALTH_JOB = "health"
+HEALTH_INTERVAL_SECONDS = 60
+DEFAULT_ALERT_MINUTES = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,8 @@ class Jobs:
                     seconds,
                 )
             specs.append(JobSpec(collect_job_id(name), self._collector_job(name), seconds))
+        if self.collectors:
+            specs.append(JobSpec(HEALTH_JOB, self.check_health, HEALTH_INTERVAL_SECONDS))
         specs.append(JobSpec(PIPELINE_JOB, self.process, self.settings.pipeline.interval_seconds))
         return specs
 
@@ -92,7 +98,34 @@ class Jobs:
         if summary.status == "config_error" and self.scheduler is not None:
             log.error("source %s is paused until its settings or credentials are fixed", name)
             self.scheduler.pause_job(collect_job_id(name))
+        if summary.status == "rate_limited" and summary.retry_after:
+            self._postpone(name, summary.retry_after)
+        self.check_health([name])
         return summary
+
+    def _postpone(self, name: str, seconds: float) -> None:
+        """Honour a long `retry_after`: the next run waits for it instead of hitting the limit."""
+        if self.scheduler is None or not self.scheduler.running:
+            return
+        at = utcnow() + timedelta(seconds=seconds)
+        log.warning("source %s is rate limited; next run at %s", name, at.isoformat())
+        self.scheduler.modify_job(collect_job_id(name), next_run_time=at)
+
+    def check_health(self, names: Sequence[str] | None = None) -> list[health.AlertChange]:
+        """Open or close the alerts of the sources (all by default); each is logged once."""
+        thresholds = {}
+        for name in names if names is not None else list(self.collectors):
+            table = self.settings.sources.table(name)
+            minutes = table.alert_after_minutes if table else DEFAULT_ALERT_MINUTES
+            thresholds[name] = timedelta(minutes=minutes)
+        with self.db.transaction() as session:
+            changes = health.update_alerts(session, thresholds, utcnow())
+        for change in changes:  # after commit: an alert is never raised for a rolled-back state
+            if change.kind is None:
+                log.warning("alert closed: %s", change.message)
+            else:
+                log.error("ALERT: %s", change.message)
+        return changes
 
     def process(self) -> dict[str, int]:
         """Move every waiting mention through the stages."""

@@ -201,7 +201,8 @@ class SourcesSettings(_Section):
                 known = ", ".join(sorted([*type(self).model_fields, *plugins]))
                 raise ValueError(f"no source named {name!r} is installed (known: {known})")
             if not isinstance(table, dict):
-                raise TypeError(f"[sources.{name}] must be a table")
+                # pydantic reports only ValueError as a validation error
+                raise ValueError(f"[sources.{name}] must be a table")  # noqa: TRY004
             SourceSettings.model_validate(_common_keys(table))
         return self
 

@@ -11,18 +11,16 @@ from sqlalchemy.orm import Session
 
 from socialcrm import models
 
+RECENT_QUARANTINE = 10
+
 
 @dataclass(frozen=True, slots=True)
-class SourceHealth:
-    """The last run of one collector and its last success."""
+class SourceStatus:
+    """How one source is doing: its health row (None if it never ran) and whether it is on."""
 
     source: str
     enabled: bool
-    last_run_at: datetime | None
-    last_status: str | None
-    last_success_at: datetime | None
-    last_new: int
-    last_error: str | None
+    health: models.SourceHealth | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +37,12 @@ class MentionVolume:
 class Report:
     """Everything `status` prints."""
 
-    sources: list[SourceHealth]
+    sources: list[SourceStatus]
     volumes: list[MentionVolume]
     states: dict[str, int]
     open_tasks: int
     outbox: dict[str, int]
-    quarantined: int
+    quarantined: dict[str, int]
     recent_quarantine: list[models.QuarantinedItem]
 
 
@@ -59,10 +57,12 @@ def gather(session: Session, enabled: Sequence[str]) -> Report:
         )
         or 0,
         outbox=_counts(session, models.OutboxMessage.state),
-        quarantined=session.scalar(select(func.count(models.QuarantinedItem.id))) or 0,
+        quarantined=_counts(session, models.QuarantinedItem.source),
         recent_quarantine=list(
             session.scalars(
-                select(models.QuarantinedItem).order_by(models.QuarantinedItem.id.desc()).limit(5)
+                select(models.QuarantinedItem)
+                .order_by(models.QuarantinedItem.id.desc())
+                .limit(RECENT_QUARANTINE)
             )
         ),
     )
@@ -73,25 +73,10 @@ def _counts(session: Session, column: object) -> dict[str, int]:
     return {str(key): int(count) for key, count in rows}
 
 
-def _sources(session: Session, enabled: Sequence[str]) -> list[SourceHealth]:
-    run = models.CollectorRun
-    latest_ids = select(func.max(run.id)).group_by(run.source).scalar_subquery()
-    latest = {r.source: r for r in session.scalars(select(run).where(run.id.in_(latest_ids)))}
-    ok_runs = select(run.source, func.max(run.finished_at)).where(run.status == "ok")
-    successes = {name: at for name, at in session.execute(ok_runs.group_by(run.source))}
-    names = list(dict.fromkeys([*enabled, *sorted(latest)]))
-    return [
-        SourceHealth(
-            source=name,
-            enabled=name in enabled,
-            last_run_at=latest[name].started_at if name in latest else None,
-            last_status=latest[name].status if name in latest else None,
-            last_success_at=successes.get(name),
-            last_new=latest[name].items_new if name in latest else 0,
-            last_error=latest[name].error if name in latest else None,
-        )
-        for name in names
-    ]
+def _sources(session: Session, enabled: Sequence[str]) -> list[SourceStatus]:
+    rows = {row.source: row for row in session.scalars(select(models.SourceHealth))}
+    names = list(dict.fromkeys([*enabled, *sorted(rows)]))
+    return [SourceStatus(name, name in enabled, rows.get(name)) for name in names]
 
 
 def _volumes(session: Session) -> list[MentionVolume]:

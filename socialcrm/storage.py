@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, insert, select, update
+from sqlalchemy import CursorResult, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,8 +81,47 @@ def save_page(
                 for q in page.quarantined
             ],
         )
+    edited = [m for m in page.mentions if m.edited_at is not None]
+    if edited:
+        _apply_edits(session, edited)
     save_cursor(session, source, page.cursor)
     return PageResult(tuple(new_ids), len(page.mentions), len(page.quarantined))
+
+
+def _apply_edits(session: Session, mentions: Sequence[Mention]) -> None:
+    """Take the newer text of posts edited since they were stored; older copies change nothing."""
+    row = models.Mention
+    stmt = (
+        update(row)
+        .where(
+            row.source == bindparam("b_source"),
+            row.source_id == bindparam("b_source_id"),
+            or_(row.edited_at.is_(None), row.edited_at < bindparam("b_edited_at")),
+        )
+        .values(
+            text=bindparam("b_text"), title=bindparam("b_title"), edited_at=bindparam("b_edited_at")
+        )
+    )
+    rows = [
+        {
+            "b_source": m.source,
+            "b_source_id": m.source_id,
+            "b_edited_at": m.edited_at,
+            "b_text": m.text,
+            "b_title": m.title,
+        }
+        for m in mentions
+    ]
+    session.connection().execute(stmt, rows)
+
+
+def mark_deleted(session: Session, mention_id: int) -> None:
+    """Record that the platform no longer has this mention (a reply found it gone)."""
+    session.execute(
+        update(models.Mention)
+        .where(models.Mention.id == mention_id, models.Mention.deleted_at.is_(None))
+        .values(deleted_at=utcnow())
+    )
 
 
 def _upsert_authors(session: Session, mentions: Sequence[Mention]) -> AuthorIds:
@@ -132,6 +171,7 @@ def _mention_row(mention: Mention, author_id: int, now: datetime) -> dict[str, A
         "matched_query": mention.matched_query,
         "extra": dict(mention.extra),
         "created_at": mention.created_at,
+        "edited_at": mention.edited_at,
         "collected_at": now,
         "state": MentionState.COLLECTED.value,
         "state_changed_at": now,
@@ -197,6 +237,20 @@ def to_mention(row: models.Mention, author: models.Author) -> Mention:
         thread_id=row.thread_id,
         parent_id=row.parent_id,
         matched_query=row.matched_query,
+        edited_at=row.edited_at,
         extra=row.extra,
         state=MentionState(row.state),
     )
+
+
+def median_lag_seconds(session: Session, mention_ids: Sequence[int]) -> float | None:
+    """The median delay between posting and storing, over the given mentions."""
+    if not mention_ids:
+        return None
+    rows = session.execute(
+        select(models.Mention.created_at, models.Mention.collected_at).where(
+            models.Mention.id.in_(list(mention_ids))
+        )
+    )
+    lags = sorted((collected - created).total_seconds() for created, collected in rows)
+    return lags[len(lags) // 2] if lags else None

@@ -61,7 +61,9 @@ def test_import_then_process_then_status(cli, database_url: str, tmp_path: Path)
     assert shown.exit_code == 0
     assert "oldtool" in shown.output
     assert "pipeline: routed 3" in shown.output
-    assert "archive.jsonl:4: not valid JSON" in shown.output
+    assert "quarantined items: 1 (import:" in shown.output
+    assert "archive.jsonl:4" in shown.output
+    assert "not valid JSON" in shown.output
     assert _states(database_url) == {"routed": 3}
 
 
@@ -77,7 +79,7 @@ def test_collect_with_nothing_enabled_or_an_unknown_source_exits_2(cli) -> None:
     assert (nothing.exit_code, "no source is enabled" in nothing.output) == (2, True)
     unknown = cli("collect", "--once", "--source", "myspace")
     assert unknown.exit_code == 2
-    assert "no source named 'myspace'; known sources: demo" in unknown.output
+    assert "no source named 'myspace'; known sources: demo, reddit" in unknown.output
 
 
 def test_importing_a_missing_file_is_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -89,8 +91,9 @@ def test_importing_a_missing_file_is_one_line(cli, tmp_path: Path) -> None:  # t
 def test_db_upgrade_and_current(cli) -> None:  # type: ignore[no-untyped-def]
     upgraded = cli("db", "upgrade")
     assert upgraded.exit_code == 0, upgraded.output
-    assert "database at revision 0001 (was empty)" in upgraded.output
-    assert "database: 0001; code: 0001" in cli("db", "current").output
+    head = Database("sqlite://").head_revision()
+    assert f"database at revision {head} (was empty)" in upgraded.output
+    assert f"database: {head}; code: {head}" in cli("db", "current").output
 
 
 def test_an_unreachable_database_is_one_line(
@@ -154,7 +157,7 @@ def test_run_demo_reaches_the_end_of_the_pipeline_and_stops_on_ctrl_c(
         wait_for="pipeline moved classify=6, link=6, route=6",
     )
     assert "sources enabled: demo" in log
-    assert "jobs: collect:demo every 10 s, pipeline every 30 s" in log
+    assert "jobs: collect:demo every 10 s, health every 60 s, pipeline every 30 s" in log
     assert "classify stage is a pass-through until issue #4" in log
     assert log.rstrip().endswith("stopped")
     assert _states(database_url).get("routed", 0) >= 6
@@ -169,7 +172,7 @@ def test_collect_keeps_collecting_without_processing_until_ctrl_c(
         ["collect", "--source", "demo"],
         wait_for="source demo: 6 new mention(s)",
     )
-    assert "jobs: collect:demo every 10 s\n" in log
+    assert "jobs: collect:demo every 10 s, health every 60 s\n" in log
     assert "pipeline moved" not in log
     assert set(_states(database_url)) == {"collected"}
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from collectors.base import SourceAuthError
+from collectors.base import RateLimitedError, SourceAuthError
 from collectors.demo import DemoCollector
+from socialcrm import models
 from socialcrm import scheduler as scheduling
 from socialcrm.db import Database
+from socialcrm.mention import utcnow
 from socialcrm.settings import Settings, load_settings
 from tests.fakes import FakeCollector, mention
 
@@ -42,7 +44,11 @@ def test_specs_have_explicit_ids_and_clamp_to_the_source_minimum(
     jobs = scheduling.Jobs(settings, db, {"demo": DemoCollector()}, stages=())
     with caplog.at_level(logging.WARNING):
         specs = {spec.id: spec.seconds for spec in jobs.specs()}
-    assert specs == {"collect:demo": DemoCollector.min_interval_seconds, "pipeline": 45}
+    assert specs == {
+        "collect:demo": DemoCollector.min_interval_seconds,
+        "health": 60,
+        "pipeline": 45,
+    }
     assert "sources.demo.interval_seconds is below the source's minimum; using 5 s" in caplog.text
 
 
@@ -54,7 +60,7 @@ def test_jobs_run_one_at_a_time_coalesced_with_the_configured_grace(
     started.append(scheduler)
     scheduler.start(paused=True)
     made = {job.id: job for job in scheduler.get_jobs()}
-    assert set(made) == {"collect:demo", "pipeline"}
+    assert set(made) == {"collect:demo", "health", "pipeline"}
     for job in made.values():
         assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 120)
     assert made["collect:demo"].trigger.interval.total_seconds() == 5
@@ -95,3 +101,42 @@ def test_a_recovered_source_says_so(
     with caplog.at_level(logging.INFO):
         assert jobs.collect("fake").new == 1
     assert "source fake is collecting again" in caplog.text
+
+
+def test_a_long_rate_limit_postpones_the_next_run(
+    settings: Settings, db: Database, started: list[BackgroundScheduler]
+) -> None:
+    limited = FakeCollector([mention(1)], error=RateLimitedError("429", retry_after=900))
+    jobs = scheduling.Jobs(settings, db, {"fake": limited}, stages=())
+    scheduler = scheduling.create_scheduler(settings, jobs)
+    started.append(scheduler)
+    scheduler.start(paused=True)
+    before = utcnow()
+    summary = jobs.collect("fake")
+    assert (summary.status, summary.retry_after) == ("rate_limited", 900)
+    next_run = scheduler.get_job("collect:fake").next_run_time
+    assert next_run >= before + timedelta(seconds=899)
+
+
+def test_a_disabled_source_raises_one_alert_until_it_recovers(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = FakeCollector([mention(1)], error=SourceAuthError("401 token revoked"))
+    jobs = scheduling.Jobs(settings, db, {"fake": flaky}, stages=())
+    with caplog.at_level(logging.WARNING):
+        jobs.collect("fake")
+        jobs.collect("fake")
+        jobs.check_health()
+        assert caplog.text.count("ALERT: source fake is disabled until fixed") == 1
+        flaky.error = None
+        jobs.collect("fake")
+    assert "alert closed: source fake is healthy again" in caplog.text
+    with db.transaction() as session:
+        row = session.get(models.SourceHealth, "fake")
+        assert row is not None
+        assert (row.status, row.alert, row.items_total, row.consecutive_failures) == (
+            "ok",
+            None,
+            1,
+            0,
+        )

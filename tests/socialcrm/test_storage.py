@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -114,3 +117,22 @@ def test_authors_known_earlier_in_a_run_are_not_upserted_again(db: Database) -> 
         author_ids = set(session.scalars(select(models.Mention.author_id)))
     assert [(a.id, a.display_name) for a in authors] == [(known[("fake", "ada")], None)]
     assert author_ids == {known[("fake", "ada")]}
+
+
+def test_an_edited_post_updates_the_stored_text_once(db: Database) -> None:
+    original = mention(1)
+    edited = replace(
+        original, text="edited text", edited_at=original.created_at + timedelta(hours=1)
+    )
+    stale = replace(
+        original, text="older edit", edited_at=original.created_at + timedelta(minutes=5)
+    )
+    with db.transaction() as session:
+        storage.save_page(session, "fake", Page((original,), Cursor({"p": 1})))
+    with db.transaction() as session:
+        storage.save_page(session, "fake", Page((edited,), Cursor({"p": 2})))
+    with db.transaction() as session:
+        storage.save_page(session, "fake", Page((stale,), Cursor({"p": 3})))
+    with db.transaction() as session:
+        row = session.scalars(select(models.Mention)).one()
+        assert (row.text, row.edited_at) == ("edited text", edited.edited_at)
