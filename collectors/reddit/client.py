@@ -1,0 +1,207 @@
+"""The praw client: built from settings, its errors mapped to the taxonomy, one retry layer."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import praw
+import requests
+from praw.exceptions import RedditAPIException
+from prawcore import exceptions as pce
+from prawcore.const import NANOSECONDS
+from prawcore.rate_limit import RateLimiter
+from prawcore.sessions import FiniteRetryStrategy, Session
+
+from collectors.base import (
+    RateLimitedError,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    TransientSourceError,
+)
+from collectors.resilience import Retrier, Sleep, retry_after_seconds
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SOURCE = "reddit"
+# when Reddit sends a 429 without saying how long to wait: its window is 10 minutes, wait one
+DEFAULT_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class RedditConfig:
+    """What the praw client needs; username and password only for the inbox and replies."""
+
+    user_agent: str
+    client_id: str | None
+    client_secret: str | None
+    username: str | None = None
+    password: str | None = None
+
+    def require_app(self) -> None:
+        """Raise `SourceConfigError` naming the variables when the app credentials are missing."""
+        if not self.client_id or not self.client_secret:
+            raise SourceConfigError(
+                "reddit: set SOCIALCRM_REDDIT_CLIENT_ID and SOCIALCRM_REDDIT_CLIENT_SECRET "
+                "(a script app at reddit.com/prefs/apps)"
+            )
+
+    def require_account(self, why: str) -> None:
+        """Raise `SourceConfigError` when username or password is missing but `why` needs them."""
+        self.require_app()
+        if not self.username or not self.password:
+            raise SourceConfigError(
+                f"reddit: {why} needs SOCIALCRM_REDDIT_USERNAME and SOCIALCRM_REDDIT_PASSWORD"
+            )
+
+
+def make_reddit(
+    config: RedditConfig, session: requests.Session | None = None, sleep: Sleep = time.sleep
+) -> praw.Reddit:
+    """A praw client (read-only without an account); `session` and `sleep` are for tests."""
+    config.require_app()
+    account: dict[str, Any] = (
+        {"username": config.username, "password": config.password}
+        if config.username and config.password
+        else {}
+    )
+    reddit = praw.Reddit(
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        user_agent=config.user_agent,
+        check_for_updates=False,
+        check_for_async=False,
+        requestor_kwargs={"session": session} if session is not None else None,
+        **account,
+    )
+    _pace_with(reddit, sleep)
+    return reddit
+
+
+def _pace_with(reddit: praw.Reddit, sleep: Sleep) -> None:
+    # prawcore paces and retries with time.sleep; route both through our sleep so that the
+    # scheduler's (and the tests') clock is the one that waits. Private attributes, praw 8.
+    strategy = _strategy_with(sleep)
+    for core in (reddit._read_only_core, reddit._authorized_core):
+        if core is not None:
+            core._retry_strategy_class = strategy
+            core._rate_limiter = _SleepingRateLimiter(core._rate_limiter.window_size, sleep)
+
+
+def _strategy_with(sleep: Sleep) -> type[FiniteRetryStrategy]:
+    @dataclass(frozen=True)
+    class _Strategy(FiniteRetryStrategy):
+        def sleep(self) -> None:
+            if (seconds := self._sleep_seconds()) is not None:
+                sleep(seconds)
+
+    return _Strategy
+
+
+class _SleepingRateLimiter(RateLimiter):
+    """prawcore's limiter (paces by Reddit's x-ratelimit headers) with an injectable sleep."""
+
+    def __init__(self, window_size: int, sleep: Sleep) -> None:
+        super().__init__(window_size=window_size)
+        self._sleep = sleep
+
+    def delay(self) -> None:
+        """Sleep until the next request keeps us under Reddit's limit."""
+        if self.next_request_timestamp_ns is None:
+            return
+        seconds = (self.next_request_timestamp_ns - time.monotonic_ns()) / NANOSECONDS
+        if seconds > 0:
+            log.debug("reddit: pacing %.2f s before the next request", seconds)
+            self._sleep(seconds)
+
+
+def _status(error: pce.ResponseException) -> int:
+    return int(error.response.status_code)
+
+
+def _is_token_request(error: pce.ResponseException) -> bool:
+    return "/api/v1/access_token" in str(getattr(error.response, "url", ""))
+
+
+def retried_by_prawcore(error: Exception) -> bool:
+    """Whether prawcore already retried the request that raised `error` (5xx, connection)."""
+    if isinstance(error, pce.RequestException):
+        return isinstance(error.original_exception, Session.RETRY_EXCEPTIONS)
+    if isinstance(error, pce.ResponseException):
+        return _status(error) in Session.RETRY_STATUSES and not _is_token_request(error)
+    return False
+
+
+def map_error(error: Exception, subreddit: str | None = None) -> SourceError | None:
+    """The taxonomy's error for a prawcore/praw error, or `None` when it is a bug to surface."""
+    if isinstance(error, pce.OAuthException | pce.InvalidToken | pce.InsufficientScope):
+        return SourceAuthError(f"reddit refused the credentials: {error}")
+    if subreddit and isinstance(error, pce.Redirect | pce.NotFound | pce.Forbidden):
+        return SourceConfigError(
+            f"reddit: r/{subreddit} does not exist or is private/banned; "
+            "fix sources.reddit.subreddits or search_subreddits"
+        )
+    if isinstance(error, pce.RequestException):
+        return TransientSourceError(f"reddit unreachable: {error.original_exception!r}")
+    if isinstance(error, pce.ResponseException):
+        return _map_status(error)
+    return None
+
+
+def _map_status(error: pce.ResponseException) -> SourceError | None:
+    status = _status(error)
+    if status in (401, 403):
+        return SourceAuthError(f"reddit refused the credentials (HTTP {status})")
+    if status == 429:
+        headers = {key: str(value) for key, value in error.response.headers.items()}
+        wait = retry_after_seconds(headers)
+        return RateLimitedError(
+            "reddit: rate limited (HTTP 429)", DEFAULT_RETRY_AFTER if wait is None else wait
+        )
+    if status >= 500 or status == 408:
+        return TransientSourceError(f"reddit server error (HTTP {status})")
+    return None
+
+
+class _AlreadyRetriedError(Exception):
+    """Carries a transient error past the Retrier: prawcore has retried it already."""
+
+    def __init__(self, error: SourceError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class Calls:
+    """Runs one praw call (a listing page, a post) through the one retry layer it needs."""
+
+    retrier: Retrier
+
+    def call(self, fn: Callable[[], T], subreddit: str | None = None) -> T:
+        """`fn()`; 429s waited, transient faults retried unless prawcore already did."""
+        try:
+            return self.retrier.call(lambda: _mapped(fn, subreddit))
+        except _AlreadyRetriedError as carried:
+            raise carried.error from carried.__cause__
+
+
+def _mapped(fn: Callable[[], T], subreddit: str | None) -> T:
+    try:
+        return fn()
+    except (pce.PrawcoreException, RedditAPIException) as error:
+        mapped = map_error(error, subreddit)
+        if mapped is None:
+            raise
+        if isinstance(mapped, TransientSourceError) and retried_by_prawcore(error):
+            raise _AlreadyRetriedError(mapped) from error
+        raise mapped from error
+
+
+def new_calls(sleep: Sleep = time.sleep) -> Calls:
+    """The retry layer for Reddit calls, sleeping with `sleep`."""
+    return Calls(Retrier(SOURCE, sleep=sleep))

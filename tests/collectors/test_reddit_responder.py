@@ -1,0 +1,90 @@
+"""Reddit responder against a fake Reddit: posting, idempotency, a deleted parent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from collectors.base import SourceConfigError, TargetGoneError, TransientSourceError
+from collectors.reddit import RedditConfig, RedditResponder
+from socialcrm.mention import Author, Mention
+from tests.collectors.fakeweb import FakeWeb
+
+CONFIG = RedditConfig("socialcrm-test/1", "client-id", "client-secret", "inkwell_team", "pw")
+HISTORY = "/user/inkwell_team/comments"
+TOKEN = {"access_token": "t", "token_type": "bearer", "expires_in": 3600, "scope": "*"}
+MENTION = Mention(
+    source="reddit",
+    source_id="t1_ccc01",
+    text="Is there a dark mode?",
+    created_at=datetime(2026, 11, 2, tzinfo=UTC),
+    author=Author("linus"),
+    thread_id="t3_bbb01",
+    parent_id="t3_bbb01",
+)
+
+
+def _listing(*children: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "Listing", "data": {"after": None, "children": list(children)}}
+
+
+def _ours(name: str, parent: str, body: str) -> dict[str, Any]:
+    data = {"name": name, "id": name[3:], "author": "inkwell_team", "body": body}
+    data.update(parent_id=parent, link_id="t3_bbb01", created_utc=1793620000.0)
+    return {"kind": "t1", "data": data}
+
+
+def _posted(body: str) -> dict[str, Any]:
+    return {"json": {"errors": [], "data": {"things": [_ours("t1_rrr01", "t1_ccc01", body)]}}}
+
+
+@pytest.fixture
+def web() -> FakeWeb:
+    web = FakeWeb()
+    web.route("POST", "/api/v1/access_token", TOKEN)
+    web.route("GET", HISTORY, _listing(_ours("t1_old01", "t1_zzz", "Dark mode is in 2.1")))
+    return web
+
+
+def _responder(web: FakeWeb) -> RedditResponder:
+    return RedditResponder(CONFIG, session=web.session(), sleep=lambda _s: None)
+
+
+def test_a_reply_is_posted_to_the_mention_and_its_id_returned(web: FakeWeb) -> None:
+    web.route("POST", "/api/comment/", _posted("Yes: Settings, Theme."))
+    reply = _responder(web).post(MENTION, "Yes: Settings, Theme.", "key-1")
+    assert (reply.reply_id, reply.url) == (
+        "t1_rrr01",
+        "https://www.reddit.com/comments/bbb01/_/rrr01/",
+    )
+    form = web.calls("/api/comment/")[0].form()
+    assert (form["thing_id"], form["text"]) == ("t1_ccc01", "Yes: Settings, Theme.")
+    assert web.calls(HISTORY)[0].params["sort"] == "new"
+
+
+def test_the_same_reply_already_there_is_not_posted_again(web: FakeWeb) -> None:
+    web.route("GET", HISTORY, _listing(_ours("t1_rrr01", "t1_ccc01", "Yes: Settings, Theme.")))
+    reply = _responder(web).post(MENTION, "Yes: Settings, Theme.", "key-1")
+    assert reply.reply_id == "t1_rrr01"
+    assert not web.calls("/api/comment/")
+
+
+def test_a_deleted_parent_is_target_gone(web: FakeWeb) -> None:
+    error = ["DELETED_COMMENT", "that comment has been deleted", "parent"]
+    web.route("POST", "/api/comment/", {"json": {"errors": [error]}})
+    with pytest.raises(TargetGoneError):
+        _responder(web).post(MENTION, "Hello", "key-2")
+
+
+def test_a_reply_reddit_does_not_confirm_is_looked_for_next_time(web: FakeWeb) -> None:
+    web.route("POST", "/api/comment/", {"json": {"errors": [], "data": {"things": []}}})
+    with pytest.raises(TransientSourceError, match="not confirmed"):
+        _responder(web).post(MENTION, "Hello", "key-3")
+
+
+def test_replying_needs_the_account() -> None:
+    responder = RedditResponder(RedditConfig("ua", "id", "secret"))
+    with pytest.raises(SourceConfigError, match="SOCIALCRM_REDDIT_USERNAME"):
+        responder.post(MENTION, "Hello", "key-4")
