@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from collectors.hackernews.text import html_to_text
 from collectors.queries import Query
+from collectors.text import html_to_text
 from socialcrm.mention import Author, Cursor, Mention, Quarantined
 
 SOURCE = "hackernews"

@@ -7,50 +7,21 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from collectors.queries import Query, Watch
+from collectors.text import html_to_text
 from socialcrm.mention import Author, Mention, Quarantined
 
 SOURCE: Final = "mastodon"
 # narrowest first: a reply is never more visible than the post it answers
 VISIBILITIES: Final = ("direct", "private", "unlisted", "public")
 SEEN_LIMIT: Final = 200
-_BLOCKS: Final = frozenset({"p", "div", "blockquote", "li", "pre", "h1", "h2", "h3", "h4"})
 
 
 class StatusError(ValueError):
     """A status that cannot become a mention; the message says why."""
-
-
-class _TextParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in _BLOCKS and self.parts:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        # Mastodon hides URL prefixes/suffixes in invisible spans: keeping them keeps whole URLs
-        self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Mastodon's status HTML as plain text: paragraphs and line breaks kept, tags dropped."""
-    parser = _TextParser()
-    parser.feed(html)
-    parser.close()
-    lines = "".join(parser.parts).split("\n")
-    text = "\n".join(line.strip() for line in lines)
-    while "\n\n\n" in text:
-        text = text.replace("\n\n\n", "\n\n")
-    return text.strip()
 
 
 def status_text(status: Mapping[str, Any]) -> str:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from collectors.hackernews.text import html_to_text
 from collectors.queries import Query, QueryKind
+from collectors.text import html_to_text
 from socialcrm.mention import Author, Cursor, Mention
 
 SOURCE = "rss"

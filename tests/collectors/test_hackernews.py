@@ -22,8 +22,8 @@ from collectors.hackernews.parse import (
     search_params,
     watermarks_from,
 )
-from collectors.hackernews.text import html_to_text
 from collectors.queries import Query, QueryKind
+from collectors.text import html_to_text
 from socialcrm.mention import Cursor
 from socialcrm.settings import Settings
 from tests.collectors.contract import CollectorContract, Harness, fetch_all, mentions_of

@@ -1,4 +1,4 @@
-"""HTML fragments (HN comments, feed summaries) as plain text."""
+"""HTML fragments (HN comments, Mastodon statuses, feed summaries) as plain text."""
 
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ class _TextExtractor(HTMLParser):
         else:
             self._break(tag)
 
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # <br/> is one line break, not an opening and a closing one
+        self.handle_starttag(tag, attrs)
+
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skipping = max(0, self._skipping - 1)
-        else:
+        elif tag in _PARAGRAPH_TAGS:
             self._break(tag)
 
     def _break(self, tag: str) -> None:
