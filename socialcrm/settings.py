@@ -130,7 +130,7 @@ class DemoSourceSettings(SourceSettings):
 
 
 class RedditSourceSettings(SearchSourceSettings):
-    """Reddit through praw: searches, watched subreddits, the account's inbox mentions."""
+    """Reddit through praw: searches, watched subreddits, the account's inbox."""
 
     interval_seconds: Seconds = 120
     user_agent: str = Field(default="socialcrm/0.1 (self-hosted social CRM)", min_length=1)

@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 SEARCH_LOOKBACK = 2 * 86_400.0  # Reddit's search index can lag by hours; look back two days
 LISTING_LOOKBACK = 3_600.0  # items approved by moderators appear late in /new and /comments
 MENTIONS = Query(QueryKind.ACCOUNT, "mentions")
+REPLIES = Query(QueryKind.ACCOUNT, "replies")
+MESSAGES = Query(QueryKind.ACCOUNT, "messages")
+# the account's inbox: username mentions, replies to its comments and posts, private messages
+INBOX_STREAMS = (
+    ("mentions", MENTIONS),
+    ("comment_replies", REPLIES),
+    ("submission_replies", REPLIES),
+    ("messages", MESSAGES),
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class Stream:
     """One listing the collector reads each run, with its own cursor entry."""
 
     key: str
-    kind: str  # "search", "new", "comments" or "mentions"
+    kind: str  # "search", "new", "comments", or an inbox listing (see INBOX_STREAMS)
     found_by: Query
     subreddit: str | None = None
     query: str | None = None
@@ -69,7 +78,7 @@ def plan_streams(
         streams.append(Stream(f"new:{sub}", "new", found_by, sub))
         streams.append(Stream(f"comments:{sub}", "comments", found_by, sub))
     if inbox:
-        streams.append(Stream("mentions", "mentions", MENTIONS))
+        streams += [Stream(kind, kind, found_by) for kind, found_by in INBOX_STREAMS]
     return streams
 
 
@@ -119,7 +128,7 @@ class RedditCollector:
 
     def _require_config(self) -> None:
         self.config.require_app()
-        if any(stream.kind == "mentions" for stream in self.streams):
+        if any(stream.kind in dict(INBOX_STREAMS) for stream in self.streams):
             self.config.require_account("sources.reddit.inbox")
 
     def check(self) -> None:
@@ -159,8 +168,8 @@ class RedditCollector:
         return items
 
     def _listing(self, stream: Stream) -> Any:
-        if stream.kind == "mentions":
-            return self.reddit.inbox.mentions(limit=self.limit)
+        if stream.kind in dict(INBOX_STREAMS):
+            return getattr(self.reddit.inbox, stream.kind)(limit=self.limit)
         subreddit = self.reddit.subreddit(stream.subreddit or "all")
         if stream.kind == "search":
             return subreddit.search(stream.query or "", sort="new", limit=self.limit)
@@ -174,6 +183,8 @@ class RedditCollector:
         mentions: list[Mention] = []
         rejects: list[Quarantined] = []
         for item in items:
+            if self._is_own(item):
+                continue  # the account's own posts and sent messages are not mentions
             try:
                 mention = parse.parse_item(item, stream.found_by, self.watch)
             except ValueError as error:
@@ -183,6 +194,10 @@ class RedditCollector:
             if mention is not None:
                 mentions.append(mention)
         return mentions, rejects
+
+    def _is_own(self, item: Mapping[str, Any]) -> bool:
+        own = (self.config.username or "").lower()
+        return bool(own) and str(item.get("author") or "").lower() == own
 
     def context(self, mention: Mention) -> ThreadContext:
         """The opening post and the parent comments of a comment, oldest first (one request)."""

@@ -30,6 +30,8 @@ FIELDS = (
     "context",
     "crosspost_parent",
     "removed_by_category",
+    "subject",
+    "first_message_name",
 )
 GONE = ("[deleted]", "[removed]")
 
@@ -92,6 +94,11 @@ def _required(data: Mapping[str, Any], key: str) -> str:
 
 
 def _text(data: Mapping[str, Any], fullname: str) -> str:
+    if fullname.startswith("t4_") and isinstance(subject := data.get("subject"), str):
+        body = data.get("body")
+        if not isinstance(body, str) or not body.strip():
+            raise ItemError("body is missing or empty")
+        return f"{subject}\n\n{body}"
     if fullname.startswith("t3_"):
         title = _required(data, "title")
         body = data.get("selftext") or ""
@@ -105,6 +112,9 @@ def _text(data: Mapping[str, Any], fullname: str) -> str:
 def _thread_id(data: Mapping[str, Any], fullname: str) -> str | None:
     if fullname.startswith("t3_"):
         return fullname
+    if fullname.startswith("t4_"):
+        first = data.get("first_message_name")
+        return first if isinstance(first, str) and first else fullname
     if isinstance(link := data.get("link_id"), str):
         return link
     # inbox items carry the thread only in `context`: /r/<sub>/comments/<id>/<slug>/<cid>/?...
@@ -114,6 +124,8 @@ def _thread_id(data: Mapping[str, Any], fullname: str) -> str | None:
 
 def permalink_url(data: Mapping[str, Any], fullname: str) -> str | None:
     """Where a person sees the item: its permalink, the inbox context, or a short form."""
+    if fullname.startswith("t4_"):
+        return f"{SITE}/message/messages/{fullname[3:]}"
     if isinstance(link := data.get("permalink"), str) and link:
         # search results carry `?ref=search_posts`; the post's address is without it
         link = link.split("?", 1)[0]
@@ -153,8 +165,10 @@ def parse_item(data: Mapping[str, Any], found_by: Query, watch: Watch | None) ->
     if is_gone(data):
         return None
     fullname = _required(data, "name")
-    if not fullname.startswith(("t1_", "t3_")):
-        raise ItemError(f"name {fullname!r} is not a comment (t1_) or submission (t3_)")
+    if not fullname.startswith(("t1_", "t3_", "t4_")):
+        raise ItemError(
+            f"name {fullname!r} is not a comment (t1_), submission (t3_) or message (t4_)"
+        )
     text = _text(data, fullname)
     label = watch.label_for(text, found_by) if watch is not None else None
     if watch is not None and label is None:
@@ -172,7 +186,9 @@ def parse_item(data: Mapping[str, Any], found_by: Query, watch: Watch | None) ->
         url=permalink_url(data, fullname),
         title=data.get("title") if fullname.startswith("t3_") else None,
         thread_id=source_id if fullname.startswith("t3_") else _thread_id(data, fullname),
-        parent_id=parent if isinstance(parent, str) and fullname.startswith("t1_") else None,
+        parent_id=parent
+        if isinstance(parent, str) and fullname.startswith(("t1_", "t4_"))
+        else None,
         matched_query=label,
         edited_at=edited_at(data.get("edited")),
         extra={"subreddit": subreddit} if isinstance(subreddit, str) else {},

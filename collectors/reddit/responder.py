@@ -9,6 +9,7 @@ from typing import Any
 import praw
 import requests
 from praw.exceptions import RedditAPIException
+from praw.models import Message
 from prawcore import exceptions as pce
 
 from collectors.base import PostedReply, TargetGoneError, TransientSourceError
@@ -98,11 +99,18 @@ class RedditResponder:
             return self.reddit.comment(short)
         if kind == "t3":
             return self.reddit.submission(short)
-        raise TargetGoneError(f"reddit: {fullname!r} is not a comment or submission")
+        if kind == "t4":
+            return Message(self.reddit, _data={"id": short, "name": fullname})
+        raise TargetGoneError(f"reddit: {fullname!r} is not a comment, submission or message")
 
     def _already_posted(self, parent: str, text: str) -> PostedReply | None:
         username = self.config.username or ""
-        listing = iter(self.reddit.redditor(username).comments.new(limit=RECENT_COMMENTS))
+        # a reply to a private message is a message in the account's sent box, not a comment
+        listing = iter(
+            self.reddit.inbox.sent(limit=RECENT_COMMENTS)
+            if parent.startswith("t4_")
+            else self.reddit.redditor(username).comments.new(limit=RECENT_COMMENTS)
+        )
         comments: list[dict[str, Any]] = []
         while (thing := self.calls.call(lambda: next(listing, None))) is not None:
             comments.append(parse.to_plain(thing))

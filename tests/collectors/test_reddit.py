@@ -30,7 +30,7 @@ WATCH = Watch.from_settings(
     WatchSettings(brand=["Inkwell"], competitors=["Quillpad"], exclude=["giveaway"]), None
 )
 CONFIG = RedditConfig("socialcrm-test/1", "client-id", "client-secret", "inkwell_team", "pw")
-EXPECTED = {"t3_aaa01", "t3_bbb01", "t1_ccc01", "t1_ddd01"}
+EXPECTED = {"t3_aaa01", "t3_bbb01", "t1_ccc01", "t1_ddd01", "t1_fff01", "t4_ggg01"}
 EMPTY: dict[str, Any] = {"kind": "Listing", "data": {"after": None, "children": []}}
 
 
@@ -51,6 +51,9 @@ class FakeReddit:
         self.web.route("GET", "/r/inkwell/new", fixture("new.json"))
         self.web.route("GET", "/r/inkwell/comments/", lambda _r: Reply(body=self.comments))
         self.web.route("GET", "/message/mentions", fixture("mentions.json"))
+        self.web.route("GET", "/message/comments/", fixture("replies.json"))
+        self.web.route("GET", "/message/selfreply/", EMPTY)
+        self.web.route("GET", "/message/messages/", fixture("messages.json"))
 
     def _search(self, request: Request) -> Reply:
         assert request.params["sort"] == "new"
@@ -124,16 +127,34 @@ def test_mentions_carry_what_the_fixtures_say(fake: FakeReddit) -> None:
     assert mention.created_at == datetime.fromtimestamp(1793614400, UTC)
 
 
+def test_replies_and_private_messages_to_the_account_are_collected(fake: FakeReddit) -> None:
+    found = _by_id(fake.collector(lambda _s: None))
+    reply, message = found["t1_fff01"], found["t4_ggg01"]
+    assert (reply.matched_query, reply.parent_id, reply.thread_id) == (
+        "account:replies",
+        "t1_zzz01",
+        "t3_yyy01",
+    )
+    assert message.matched_query == "brand:Inkwell"  # the term in the text wins
+    assert message.text == "sync lost my notes\n\nAfter the update Inkwell sync lost two notes."
+    assert (message.author.handle, message.thread_id) == ("pat_r", "t4_ggg01")
+    assert message.url == "https://www.reddit.com/message/messages/ggg01"
+    assert "t4_ggg02" not in found  # sent by the account itself
+
+
 def test_one_page_per_stream_and_each_cursor_covers_only_its_streams(fake: FakeReddit) -> None:
     pages = fetch_all(fake.collector(lambda _s: None))
     keys = [sorted(page.cursor.state["streams"]) for page in pages]
-    assert len(pages) == 5
-    assert [len(k) for k in keys] == [5] * 5  # every configured stream, fresh ones empty
+    assert len(pages) == 8
+    assert [len(k) for k in keys] == [8] * 8  # every configured stream, fresh ones empty
     first = pages[0].cursor.state["streams"]["search:all:brand:Inkwell"]
     assert first["newest"] == 1793613900.0
     assert first["seen"] == ["t3_aaa03", "t3_aaa02", "t3_aaa01"]
     assert pages[0].cursor.state["streams"]["mentions"] == {"newest": 0.0, "seen": []}
     assert pages[-1].cursor.state["streams"]["mentions"]["seen"] == ["t1_ddd01"]
+    # the account's own sent message is seen (not asked for again) but is not a mention
+    assert pages[-1].cursor.state["streams"]["messages"]["seen"] == ["t4_ggg02", "t4_ggg01"]
+    assert [m.source_id for m in pages[-1].mentions] == ["t4_ggg01"]
 
 
 def test_a_new_item_after_the_saved_cursor_is_the_only_one_yielded(fake: FakeReddit) -> None:
@@ -225,6 +246,9 @@ def test_build_from_settings_plans_the_streams() -> None:
         "new:inkwell",
         "comments:inkwell",
         "mentions",
+        "comment_replies",
+        "submission_replies",
+        "messages",
     ]
     assert collector.limit == 50
     with pytest.raises(SourceConfigError, match="SOCIALCRM_REDDIT_PASSWORD"):

@@ -113,7 +113,7 @@ def test_a_crosspost_becomes_its_original() -> None:
         ({"created_utc": None}, "created_utc None is not epoch seconds"),
         ({"created_utc": "yesterday"}, "is not epoch seconds"),
         ({"name": None}, "name is missing"),
-        ({"name": "t4_m1"}, "not a comment"),
+        ({"name": "t5_m1"}, "not a comment"),
         ({"body": ""}, "body is missing"),
         ({"author": 7}, "author is missing or not a string"),
     ],

@@ -205,7 +205,8 @@ def test_a_watched_subreddit_yields_new_submissions_and_comments() -> None:
 
 def test_inbox_mentions_are_collected_with_their_thread() -> None:
     replay = Replay.of(["TestInbox.test_mentions.json"])
-    pages = fetch_all(_collector(replay, plan_streams(WATCH, [], [], inbox=True), limit=16))
+    mentions_only = [s for s in plan_streams(WATCH, [], [], inbox=True) if s.kind == "mentions"]
+    pages = fetch_all(_collector(replay, mentions_only, limit=16))
     assert replay.unmatched == []
     found = mentions_of(pages)
     assert len(found) == 16

@@ -88,3 +88,34 @@ def test_replying_needs_the_account() -> None:
     responder = RedditResponder(RedditConfig("ua", "id", "secret"))
     with pytest.raises(SourceConfigError, match="SOCIALCRM_REDDIT_USERNAME"):
         responder.post(MENTION, "Hello", "key-4")
+
+
+def _message(name: str, parent: str | None, author: str, body: str) -> dict[str, Any]:
+    data = {"name": name, "id": name[3:], "author": author, "body": body, "subject": "sync"}
+    data.update(parent_id=parent, dest="pat_r", subreddit=None, created_utc=1793620000.0)
+    data["replies"] = ""
+    return {"kind": "t4", "data": data}
+
+
+def test_a_private_message_is_answered_and_checked_against_the_sent_box(web: FakeWeb) -> None:
+    dm = Mention(
+        source="reddit",
+        source_id="t4_ggg01",
+        text="sync\n\nlost my notes",
+        created_at=datetime(2026, 11, 2, tzinfo=UTC),
+        author=Author("pat_r"),
+    )
+    web.route("GET", "/message/sent/", _listing(_message("t4_old01", "t4_x", "inkwell_team", "hi")))
+    sent = _message("t4_rrr02", "t4_ggg01", "inkwell_team", "Sorry! Which device?")
+    web.route("POST", "/api/comment/", {"json": {"errors": [], "data": {"things": [sent]}}})
+    reply = _responder(web).post(dm, "Sorry! Which device?", "key-dm")
+    assert (reply.reply_id, reply.url) == (
+        "t4_rrr02",
+        "https://www.reddit.com/message/messages/rrr02",
+    )
+    assert web.calls("/api/comment/")[0].form()["thing_id"] == "t4_ggg01"
+    assert not web.calls(HISTORY)
+    web.route("GET", "/message/sent/", _listing(sent))
+    again = _responder(web).post(dm, "Sorry!  Which device?", "key-dm")
+    assert again.reply_id == "t4_rrr02"
+    assert len(web.calls("/api/comment/")) == 1

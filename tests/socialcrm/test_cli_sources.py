@@ -91,3 +91,27 @@ def test_bluesky_with_a_wrong_password_is_disabled_with_one_line(
     assert "wrong-password-123" not in result.output
     status = CliRunner().invoke(app, ["--config", str(Path("settings.toml").resolve()), "status"])
     assert "disabled" in status.output
+
+
+def test_reddit_without_credentials_names_the_variables(write_settings) -> None:  # type: ignore[no-untyped-def]
+    result = _collect(write_settings, "[sources.reddit]\nenabled = true\n", "reddit")
+    assert result.exit_code == 2
+    [line] = _error_lines(result)
+    assert "SOCIALCRM_REDDIT_CLIENT_ID" in line
+
+
+def test_mastodon_with_a_revoked_token_is_one_line(
+    write_settings, platform: Loopback, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    revoked = {"error": "The access token was revoked"}
+    platform.routes[("GET", "/api/v1/accounts/verify_credentials")] = lambda _q, _b: json_answer(
+        revoked, 401
+    )
+    monkeypatch.setenv("SOCIALCRM_MASTODON_ACCESS_TOKEN", "revoked-token-456")
+    result = _collect(
+        write_settings, f'[sources.mastodon]\ninstance = "{platform.url}"\n', "mastodon"
+    )
+    assert result.exit_code == 2
+    [line] = _error_lines(result)
+    assert "SOCIALCRM_MASTODON_ACCESS_TOKEN" in line
+    assert "revoked-token-456" not in result.output
