@@ -3,7 +3,8 @@
 A subclass provides the `harness` fixture: a `Harness` whose `web` serves the platform's API
 from fixtures the project wrote (with at least two good items and the ids to expect), whose
 `build()` returns a collector talking to that web with `sleep` recording waits instead of
-sleeping, and whose `break_one_item()` makes the next listing carry one malformed item more.
+sleeping, whose `break_one_item()` makes the next listing carry one malformed item more, and
+whose `add_item()` makes one more item appear, as happens between two runs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class Harness:
     sleeps: list[float] = field(default_factory=list)
     # a collector built without its credentials; None when the source needs none
     build_without_credentials: Callable[[], Collector] | None = None
+    # makes the platform show one more item, as a real one would between two runs (a new post,
+    # or one indexed late with an older time); returns its source_id
+    add_item: Callable[[], str] | None = None
 
     def sleep(self, seconds: float) -> None:
         """The collector's sleep: recorded, never slept."""
@@ -117,6 +121,17 @@ class CollectorContract:
         saved = Cursor.from_json(pages[-1].cursor.to_json())
         again = mentions_of(fetch_all(harness.build(), saved))
         assert not {m.key for m in again} & {m.key for m in mentions_of(pages)}
+
+    def test_an_item_that_appears_between_runs_is_yielded_once(self, harness: Harness) -> None:
+        if harness.add_item is None:
+            pytest.skip("the harness cannot add an item")
+        pages = fetch_all(harness.build())
+        saved = Cursor.from_json(pages[-1].cursor.to_json())
+        added = harness.add_item()
+        second = fetch_all(harness.build(), saved)
+        assert [m.source_id for m in mentions_of(second)] == [added]
+        third = fetch_all(harness.build(), Cursor.from_json(second[-1].cursor.to_json()))
+        assert mentions_of(third) == []
 
     def test_a_429_becomes_a_wait(self, harness: Harness) -> None:
         harness.web.fail_next(429, {"Retry-After": "7"})
