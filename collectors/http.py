@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -78,9 +79,12 @@ class HttpSource:
         try:
             response = self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as error:
-            raise TransientSourceError(f"{self.source}: {url} timed out ({error})") from error
+            raise TransientSourceError(f"{self.source}: {redact(url)} timed out") from error
         except httpx.TransportError as error:
-            raise TransientSourceError(f"{self.source}: cannot reach {url}: {error}") from error
+            reason = redact(str(error)) if str(error) else type(error).__name__
+            raise TransientSourceError(
+                f"{self.source}: cannot reach {redact(url)}: {reason}"
+            ) from error
         self._remember_quota(response)
         self.raise_for_status(response)
         return response
@@ -133,6 +137,16 @@ class HttpSource:
                 {k: v for k, v in response.headers.items() if "reset" in k.lower()}, self._clock()
             )
             self._resume_at = self._clock() + (wait if wait is not None else 60.0)
+
+
+def redact(url: str) -> str:
+    """`url` without what may be a credential: the user info and the query string."""
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return url.split("?", 1)[0]
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _short(text: str) -> str:

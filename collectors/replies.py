@@ -44,11 +44,9 @@ def send_reply(
     """
     if not text.strip():
         raise ReplyError("a reply needs some text")
-    mention, done = _claim(db, mention_id, text, idempotency_key)
+    mention, done = _claim(db, responder.name, mention_id, text, idempotency_key)
     if done is not None:
         return ReplyOutcome(done, posted_now=False)
-    if mention.source != responder.name:
-        raise ReplyError(f"mention {mention_id} is from {mention.source}, not {responder.name}")
     try:
         reply = responder.post(mention, text, idempotency_key)
     except TargetGoneError as error:
@@ -59,19 +57,25 @@ def send_reply(
     except SourceError as error:
         _finish(db, idempotency_key, state="failed", error=str(error))
         raise
+    except Exception as error:
+        # a bug, not a platform answer: record it so the reply is not left pending
+        _finish(db, idempotency_key, state="failed", error=repr(error))
+        raise
     _finish(db, idempotency_key, state="sent", reply=reply)
     log.info("replied to mention %d on %s: %s", mention_id, mention.source, reply.url)
     return ReplyOutcome(reply, posted_now=True)
 
 
 def _claim(
-    db: Database, mention_id: int, text: str, key: str
+    db: Database, platform: str, mention_id: int, text: str, key: str
 ) -> tuple[Mention, PostedReply | None]:
     now = utcnow()
     with db.transaction() as session:
         mentions = storage.load_mentions(session, [mention_id])
         if not mentions:
             raise ReplyError(f"no mention with id {mention_id}")
+        if mentions[0].source != platform:
+            raise ReplyError(f"mention {mention_id} is from {mentions[0].source}, not {platform}")
         # insert-or-nothing, then lock the row: two callers with one key cannot both post
         session.execute(
             storage.upsert(session, models.Reply.__table__)

@@ -15,7 +15,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from socialcrm import models
+from socialcrm import models, storage
 
 DISABLED: Final = "disabled"
 FAILING: Final = "failing"
@@ -37,13 +37,26 @@ class RunOutcome:
 
 def record_run(session: Session, outcome: RunOutcome, now: datetime) -> models.SourceHealth:
     """Fold one run into its source's health row, in the caller's transaction."""
-    row = session.get(models.SourceHealth, outcome.source)
-    if row is None:
-        row = models.SourceHealth(
-            source=outcome.source, status="ok", first_run_at=now, consecutive_failures=0
+    # insert-or-nothing, then lock: two runs of one source (`run` and `collect --once`) at once
+    # neither collide on the first insert nor lose each other's counts
+    session.execute(
+        storage.upsert(session, models.SourceHealth.__table__)
+        .values(
+            source=outcome.source,
+            status="ok",
+            first_run_at=now,
+            consecutive_failures=0,
+            items_total=0,
+            quarantined_total=0,
+            updated_at=now,
         )
-        row.items_total = row.quarantined_total = 0
-        session.add(row)
+        .on_conflict_do_nothing(index_elements=["source"])
+    )
+    row = session.scalars(
+        select(models.SourceHealth)
+        .where(models.SourceHealth.source == outcome.source)
+        .with_for_update()
+    ).one()
     row.last_run_at = row.updated_at = now
     row.items_total += outcome.new
     row.quarantined_total += outcome.quarantined

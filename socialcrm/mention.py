@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,12 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 CURSOR_VERSION: Final = 1
+# the widths of the stored columns: a platform can send anything, the database cannot take it
+MAX_SOURCE: Final = 64
+MAX_KEY: Final = 255
+MAX_URL: Final = 2048
+MAX_LANG: Final = 16
+_DIGEST: Final = 16
 
 
 class MentionState(enum.StrEnum):
@@ -33,6 +40,25 @@ def ensure_utc(value: datetime, what: str = "datetime") -> datetime:
     return value.astimezone(UTC)
 
 
+def fit(value: str | None, limit: int) -> str | None:
+    """`value` cut to `limit` characters, the cut marked with an ellipsis."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + "…"
+
+
+def fit_key(value: str | None, limit: int = MAX_KEY) -> str | None:
+    """An identifier that fits in `limit` characters and stays unique: a prefix plus a digest."""
+    if value is None or len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:_DIGEST]
+    return f"{value[: limit - _DIGEST - 1]}~{digest}"
+
+
+def _set(instance: object, name: str, value: object) -> None:
+    object.__setattr__(instance, name, value)
+
+
 @dataclass(frozen=True, slots=True)
 class Author:
     """Who wrote a mention, as the platform names them."""
@@ -46,6 +72,11 @@ class Author:
     def __post_init__(self) -> None:
         if not self.handle.strip():
             raise ValueError("author handle must not be empty")
+        _set(self, "handle", fit_key(self.handle))
+        _set(self, "external_id", fit_key(self.external_id))
+        _set(self, "display_name", fit(self.display_name, MAX_KEY))
+        if self.url is not None and len(self.url) > MAX_URL:
+            _set(self, "url", None)
 
     @property
     def key(self) -> str:
@@ -78,9 +109,17 @@ class Mention:
             raise ValueError("mention source must not be empty")
         if not self.source_id.strip():
             raise ValueError("mention source_id must not be empty")
-        object.__setattr__(self, "created_at", ensure_utc(self.created_at, "created_at"))
+        if len(self.source) > MAX_SOURCE:
+            raise ValueError(f"mention source must be at most {MAX_SOURCE} characters")
+        _set(self, "created_at", ensure_utc(self.created_at, "created_at"))
         if self.edited_at is not None:
-            object.__setattr__(self, "edited_at", ensure_utc(self.edited_at, "edited_at"))
+            _set(self, "edited_at", ensure_utc(self.edited_at, "edited_at"))
+        for name in ("source_id", "thread_id", "parent_id"):
+            _set(self, name, fit_key(getattr(self, name)))
+        _set(self, "matched_query", fit(self.matched_query, MAX_KEY))
+        _set(self, "lang", fit(self.lang, MAX_LANG))
+        if self.url is not None and len(self.url) > MAX_URL:
+            _set(self, "url", None)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -118,6 +157,9 @@ class Quarantined:
     reason: str
     payload: str
     locator: str | None = None
+
+    def __post_init__(self) -> None:
+        _set(self, "locator", fit(self.locator, MAX_KEY))
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,11 +170,16 @@ def check(db: Database, collector: Collector) -> CollectSummary | None:
         collector.check()
     except SourceError as error:
         summary = _RunTally().summary(collector.name, _status_of(error), error)
-        with db.transaction() as session:
-            outcome = health.RunOutcome(collector.name, summary.status, error=summary.error)
-            health.record_run(session, outcome, utcnow())
-        return summary
-    return None
+    except Exception as error:
+        # a bug in one source's check must not stop the others from starting
+        log.exception("source %s: its check failed unexpectedly", collector.name)
+        summary = CollectSummary(collector.name, "error", error=f"check failed: {error!r}")
+    else:
+        return None
+    with db.transaction() as session:
+        outcome = health.RunOutcome(collector.name, summary.status, error=summary.error)
+        health.record_run(session, outcome, utcnow())
+    return summary
 
 
 def _status_of(error: SourceError) -> str:

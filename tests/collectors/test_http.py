@@ -12,7 +12,7 @@ from collectors.base import (
     SourceError,
     TransientSourceError,
 )
-from collectors.http import HttpSource
+from collectors.http import HttpSource, redact
 from collectors.resilience import Retrier
 from tests.collectors.fakeweb import FakeWeb, Reply
 
@@ -111,3 +111,21 @@ def test_an_exhausted_quota_far_away_ends_the_run() -> None:
     with pytest.raises(RateLimitedError) as caught:
         client.get("/items")
     assert caught.value.retry_after == 3600
+
+
+def test_errors_never_show_credentials_in_urls() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client = HttpSource(
+        "rss",
+        retrier=Retrier("rss", sleep=lambda _s: None, max_attempts=1),
+        transport=httpx.MockTransport(refuse),
+    )
+    with pytest.raises(TransientSourceError) as caught:
+        client.get("https://reader:s3cret@feeds.example:8443/private.xml?token=abc123")
+    message = str(caught.value)
+    assert "https://feeds.example:8443/private.xml" in message
+    assert "s3cret" not in message
+    assert "abc123" not in message
+    assert redact("/search?api_key=k") == "/search"

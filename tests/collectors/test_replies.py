@@ -108,3 +108,24 @@ def test_bad_requests_are_one_line_errors(db: Database, mention_id: int) -> None
         other = storage.save_page(session, "fake", Page((mention(2),), Cursor({})))
     with pytest.raises(ReplyError, match="was used for mention"):
         send_reply(db, FakeResponder(), other.new_ids[0], "hi", "k")
+
+
+def test_the_wrong_platform_is_refused_before_anything_is_claimed(
+    db: Database, mention_id: int
+) -> None:
+    class OtherResponder(FakeResponder):
+        @property
+        def name(self) -> str:
+            return "elsewhere"
+
+    with pytest.raises(ReplyError, match="is from fake, not elsewhere"):
+        send_reply(db, OtherResponder(), mention_id, "hi", "k")
+    assert send_reply(db, FakeResponder(), mention_id, "hi", "k").posted_now
+
+
+def test_a_crashing_responder_leaves_the_reply_failed_not_pending(
+    db: Database, mention_id: int
+) -> None:
+    with pytest.raises(KeyError):
+        send_reply(db, FakeResponder(error=KeyError("bug")), mention_id, "hi", "k")
+    assert (_reply_row(db).state, _reply_row(db).error) == ("failed", "KeyError('bug')")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from socialcrm import health, models
 from socialcrm.db import Database
@@ -83,3 +88,38 @@ def test_alerts_open_once_and_close(db: Database) -> None:
         health.record_run(session, health.RunOutcome("hn", "ok", new=2), T0 + 5 * HOUR)
         closed = health.update_alerts(session, thresholds, T0 + 5 * HOUR)
     assert [(c.kind, c.previous) for c in closed] == [(None, "failing")]
+
+
+def test_a_second_first_run_waits_for_the_first_instead_of_colliding(db: Database) -> None:
+    errors: list[BaseException] = []
+
+    def second_run() -> None:
+        try:
+            with db.transaction() as session:
+                health.record_run(session, health.RunOutcome("hn", "ok", new=5), T0)
+        except BaseException as error:
+            errors.append(error)
+
+    with db.transaction() as session:
+        health.record_run(session, health.RunOutcome("hn", "ok", new=5), T0)
+        thread = threading.Thread(target=second_run)
+        thread.start()
+        _until_someone_waits_for_a_lock(db, session)
+    thread.join(timeout=30)
+    assert errors == []
+    with db.transaction() as session:
+        row = session.get(models.SourceHealth, "hn")
+        assert row is not None
+        assert row.items_total == 10
+
+
+def _until_someone_waits_for_a_lock(db: Database, holder: Session) -> None:
+    """On PostgreSQL, wait until the other transaction is blocked behind `holder`'s row lock."""
+    if db.dialect != "postgresql":
+        return  # SQLite writers queue on BEGIN IMMEDIATE; there is nothing to race
+    ours = holder.scalar(text("SELECT pg_backend_pid()"))
+    deadline = time.monotonic() + 10
+    with db.engine.connect() as probe:
+        query = text("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid <> :ours")
+        while not probe.scalar(query, {"ours": ours}) and time.monotonic() < deadline:
+            time.sleep(0.01)

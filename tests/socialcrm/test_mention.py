@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socialcrm.mention import Author, Cursor, Mention
+from socialcrm.mention import MAX_KEY, MAX_LANG, Author, Cursor, Mention
 
 AUTHOR = Author(handle="maple_fern")
 
@@ -62,3 +62,38 @@ def test_an_unversioned_cursor_is_refused() -> None:
     with pytest.raises(ValueError, match="not a versioned cursor"):
         Cursor.from_json('{"after": 3}')
     assert Cursor.from_json(None) is None
+
+
+def test_oversized_platform_values_are_fitted_to_the_stored_widths() -> None:
+    long_handle = "Ada Lovelace and " * 60
+    mention = Mention(
+        source="rss",
+        source_id="x" * 400,
+        text="t",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+        author=Author(handle=long_handle, external_id="id" * 200, url="https://a/" + "p" * 3000),
+        url="https://a/" + "p" * 3000,
+        thread_id="t" * 300,
+        matched_query="feed:" + "T" * 400,
+        lang="en-" + "x" * 40,
+    )
+    assert len(mention.source_id) == MAX_KEY
+    assert (
+        mention.source_id
+        != Mention(
+            source="rss",
+            source_id="x" * 399 + "y",
+            text="t",
+            created_at=mention.created_at,
+            author=mention.author,
+        ).source_id
+    )  # still unique after fitting
+    assert len(mention.author.handle) == MAX_KEY
+    assert mention.author.handle.startswith("Ada Lovelace and ")
+    assert len(mention.author.external_id or "") == MAX_KEY
+    assert (mention.url, mention.author.url) == (None, None)
+    assert len(mention.thread_id or "") == MAX_KEY
+    assert mention.matched_query is not None
+    assert len(mention.matched_query) == MAX_KEY
+    assert mention.matched_query.endswith("…")
+    assert len(mention.lang or "") == MAX_LANG

@@ -157,3 +157,16 @@ def test_the_demo_feeds_its_sample_a_few_at_a_time_until_done(db: Database) -> N
     assert news == [8, 8, 4, 0]
     pipeline.process(db, pipeline.default_stages())
     assert mention_states(db) == {"routed": 20}
+
+
+def test_a_check_that_crashes_is_recorded_for_that_source_only(db: Database) -> None:
+    broken = FakeCollector([mention(1)], error=KeyError("surprise"))
+    failure = pipeline.check(db, broken)
+    assert failure is not None
+    assert (failure.status, failure.error) == ("error", "check failed: KeyError('surprise')")
+    assert pipeline.check(db, FakeCollector([mention(1)], name="healthy")) is None
+    with db.transaction() as session:
+        row = session.get(models.SourceHealth, "fake")
+        assert row is not None
+        assert (row.status, row.consecutive_failures) == ("failing", 1)
+        assert session.get(models.SourceHealth, "healthy") is None

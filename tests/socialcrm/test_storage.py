@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from socialcrm import models, storage
 from socialcrm.db import Database
-from socialcrm.mention import Author, Cursor, MentionState, Page, Quarantined
+from socialcrm.mention import Author, Cursor, Mention, MentionState, Page, Quarantined
 from tests.fakes import count_rows, mention
 
 
@@ -136,3 +136,23 @@ def test_an_edited_post_updates_the_stored_text_once(db: Database) -> None:
     with db.transaction() as session:
         row = session.scalars(select(models.Mention)).one()
         assert (row.text, row.edited_at) == ("edited text", edited.edited_at)
+
+
+def test_oversized_values_from_a_platform_are_stored(db: Database) -> None:
+    wide = Mention(
+        source="rss",
+        source_id="https://feeds.example/" + "e" * 400,
+        text="t",
+        created_at=mention(1).created_at,
+        author=Author(handle="Many Authors, " * 100),
+        url="https://feeds.example/" + "p" * 3000,
+        matched_query="feed:" + "T" * 400,
+    )
+    rejected = Quarantined("rss", "no date", "{}", locator="https://feeds.example/" + "q" * 400)
+    with db.transaction() as session:
+        result = storage.save_page(session, "rss", Page((wide,), Cursor({}), (rejected,)))
+    assert len(result.new_ids) == 1
+    with db.transaction() as session:
+        [stored] = storage.load_mentions(session, result.new_ids)
+    assert stored.source_id == wide.source_id
+    assert stored.author.handle == wide.author.handle
