@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
@@ -62,6 +62,8 @@ class _XrpcHttp(HttpSource):
                 raise ExpiredTokenError(f"{self.source}: access token expired", status, error)
             if status == 400:
                 where = f"{self.source}: {response.request.url.path}"
+                if error is None:  # not an XRPC error body: likely not an XRPC server at all
+                    raise XrpcError(f"{where} failed with HTTP 400 and no XRPC error", status, None)
                 raise XrpcError(f"{where} failed: {error}: {message[:200]}", status, error)
         super().raise_for_status(response)
 
@@ -70,8 +72,8 @@ class _XrpcHttp(HttpSource):
 class Session:
     """The tokens and identity of a logged-in account (kept in memory only)."""
 
-    access_jwt: str
-    refresh_jwt: str
+    access_jwt: str = field(repr=False)
+    refresh_jwt: str = field(repr=False)
     did: str
     handle: str
 
@@ -107,10 +109,13 @@ class XrpcClient:
         clock: Clock = time.time,
     ) -> None:
         self.handle = handle.strip().removeprefix("@")
+        self.service = service.rstrip("/")
+        # for messages: a URL with user:password@ must not put them in a log line
+        self._shown = str(httpx.URL(self.service).copy_with(userinfo=b""))
         self._password = password
         self.http = _XrpcHttp(
             SOURCE,
-            base_url=service.rstrip("/") + "/xrpc/",
+            base_url=self.service + "/xrpc/",
             retrier=Retrier(SOURCE, sleep=sleep),
             transport=transport,
             auth_hint=AUTH_HINT,
@@ -140,10 +145,12 @@ class XrpcClient:
         try:
             response = self.http.post("com.atproto.server.createSession", json=body)
         except XrpcError as error:
+            if error.error is None:
+                raise self._not_xrpc() from None
             # e.g. AccountTakedown, AuthFactorTokenRequired: a person must act
             raise SourceAuthError(f"{SOURCE}: login refused ({error.error}): {AUTH_HINT}") from None
         log.info("%s: logged in as %s", SOURCE, self.handle)
-        return Session.from_json(response.json())
+        return Session.from_json(self._json(response))
 
     def _refresh(self, session: Session) -> Session:
         headers = {"Authorization": f"Bearer {session.refresh_jwt}"}
@@ -152,7 +159,7 @@ class XrpcClient:
         except (XrpcError, SourceAuthError):
             log.info("%s: refresh token refused, logging in again", SOURCE)
             return self._login()
-        return Session.from_json(response.json())
+        return Session.from_json(self._json(response))
 
     def query(self, nsid: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET an XRPC query; parameters set to None are left out."""
@@ -174,7 +181,20 @@ class XrpcClient:
 
     def _send(self, session: Session, method: str, nsid: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {session.access_jwt}"}
-        return self.http.request(method, nsid, headers=headers, **kwargs).json()
+        return self._json(self.http.request(method, nsid, headers=headers, **kwargs))
+
+    def _json(self, response: httpx.Response) -> Any:
+        """The body of a 2xx answer; a body that is not JSON means `service` is no XRPC server."""
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise self._not_xrpc() from None
+
+    def _not_xrpc(self) -> SourceConfigError:
+        return SourceConfigError(
+            f"{SOURCE}: {self._shown} did not answer as an XRPC server: "
+            "check sources.bluesky.service"
+        )
 
     def close(self) -> None:
         """Release the connection pool."""

@@ -160,8 +160,13 @@ class BlueskyCollector:
             label = self.watch.label_for(item["record"]["text"], query)
             if label is None or item["uri"] in emitted:
                 continue  # excluded, or already found by an earlier stream of this run
+            try:
+                mention = to_mention(item, label)
+            except ValueError as error:  # a value `Mention` refuses, e.g. a blank handle
+                rejects.append(_quarantine(query, item, number, str(error)))
+                continue
             emitted.add(item["uri"])
-            mentions.append(to_mention(item, label))
+            mentions.append(mention)
         mentions.sort(key=lambda mention: mention.created_at)
         return mentions, rejects
 

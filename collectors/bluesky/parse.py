@@ -16,21 +16,26 @@ WANTED_REASONS: Final = frozenset({"mention", "reply", "quote"})
 APP_URL: Final = "https://bsky.app"
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _AT_URI = re.compile(r"^at://([^/]+)/([^/]+)/([^/?#]+)$")
+# `createdAt` is set by the client: dates outside this range are not real posting times, and
+# near datetime's limits converting or adding to them overflows
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2200, 1, 1, tzinfo=UTC)
 
 View = Mapping[str, Any]
 
 
 def parse_datetime(value: Any) -> datetime | None:
-    """An AT Protocol datetime as UTC, or None; a zone-less value is read as UTC."""
+    """An AT Protocol datetime as UTC, or None (also when out of range); zone-less is UTC."""
     if not isinstance(value, str) or not value:
         return None
     try:
         parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        moment = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return moment if EARLIEST <= moment < LATEST else None
 
 
 def epoch_ms(moment: datetime | None) -> int | None:

@@ -13,6 +13,10 @@ TIMESTAMP_BITS: Final = 53
 CLOCK_BITS: Final = 10
 MICROS: Final = 1_000_000
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# derived keys are dated within these seconds (the network's start to well inside 53 bits), so
+# a mention with any date, even a hostile or corrupt one, still gets a valid key
+ANCHOR_FIRST: Final = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp())
+ANCHOR_LAST: Final = int(datetime(2200, 1, 1, tzinfo=UTC).timestamp())
 
 
 def encode_tid(micros: int, clock_id: int) -> str:
@@ -48,10 +52,11 @@ def derive_rkey(idempotency_key: str, anchor: datetime) -> str:
 
     The same key always gives the same record key, so a retried post collides with the first
     one instead of appearing twice. The hash picks the microseconds and the clock id (30 bits),
-    and anchoring on a real moment (the mention's time) keeps the key's time plausible.
+    and anchoring on a real moment (the mention's time) keeps the key's time plausible; an
+    anchor outside 2023-2200 is clamped to it (same anchor, same key: still deterministic).
     """
     digest = int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
-    second = int(anchor.astimezone(UTC).timestamp())
+    second = min(max(int(anchor.timestamp()), ANCHOR_FIRST), ANCHOR_LAST)
     micros = second * MICROS + digest % MICROS
     clock_id = (digest >> 32) % 2**CLOCK_BITS
     return encode_tid(micros, clock_id)

@@ -11,7 +11,12 @@ from typing import Any, ClassVar, Final
 import requests
 from mastodon import Mastodon
 
-from collectors.base import SourceConfigError, TargetGoneError, ThreadContext
+from collectors.base import (
+    SourceConfigError,
+    SourceError,
+    ThreadContext,
+    TransientSourceError,
+)
 from collectors.mastodon.client import TOKEN_ENV, MastodonClient
 from collectors.mastodon.parse import (
     SOURCE,
@@ -84,6 +89,7 @@ class MastodonCollector:
             MastodonClient(url, None, Retrier(SOURCE, sleep=sleep), session_factory(), clock)
             for url in settings.extra_instances
         ]
+        self._down: set[str] = set()  # extra instances that failed the last run
 
     @property
     def name(self) -> str:
@@ -120,24 +126,53 @@ class MastodonCollector:
             self.brand.hashtags_available()
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Page]:
-        """Every stream in turn from its saved position; one page per request."""
+        """Every stream in turn from its saved position; one page per request.
+
+        The brand instance's failures end the run; an extra instance's failure skips only that
+        instance (its cursor stays) and is raised after the other instances were read.
+        """
         self._validate()
         state: dict[str, Any] = dict(cursor.state) if cursor else {}
         seen: set[str] = set()
-        for stream in self._streams():
+        for page in self._pages(self._brand_streams(), state, seen):
+            state = dict(page.cursor.state)
+            yield page
+        failed: list[tuple[MastodonClient, SourceError]] = []
+        for client in self.others:
+            try:
+                for page in self._pages(self._tag_streams(client), state, seen):
+                    state = dict(page.cursor.state)
+                    yield page
+            except SourceError as error:
+                failed.append((client, error))
+        self._note_outages(failed)
+        if failed:
+            raise extra_instances_error(failed)
+
+    def _pages(
+        self, streams: Iterator[Stream], state: dict[str, Any], seen: set[str]
+    ) -> Iterator[Page]:
+        for stream in streams:
             for page in self._read(stream, state, seen):
                 state = dict(page.cursor.state)
                 yield page
 
-    def _streams(self) -> Iterator[Stream]:
+    def _note_outages(self, failed: list[tuple[MastodonClient, SourceError]]) -> None:
+        """Log an extra instance's outage once when it starts and once when it ends."""
+        down = {client.base_url: error for client, error in failed}
+        for url in sorted(down.keys() - self._down):
+            log.warning("mastodon: %s is skipped until it answers again: %s", url, down[url])
+        for url in sorted(self._down - down.keys()):
+            log.info("mastodon: %s answers again", url)
+        self._down = set(down)
+
+    def _brand_streams(self) -> Iterator[Stream]:
         # the brand instance first: an outage elsewhere must not hold up search and mentions
         yield from self._tag_streams(self.brand)
         if self.settings.search and self.brand.has_token:
             yield from (Stream("search", self.brand, q.term, q) for q in self.watch.terms)
         if self.settings.notifications and self.brand.has_token:
             yield Stream("mentions", self.brand, "mentions", MENTIONS)
-        for client in self.others:
-            yield from self._tag_streams(client)
 
     def _tag_streams(self, client: MastodonClient) -> Iterator[Stream]:
         tags = self.settings.hashtags
@@ -212,6 +247,20 @@ class MastodonCollector:
         return self.brand
 
 
+def extra_instances_error(failed: Sequence[tuple[MastodonClient, SourceError]]) -> SourceError:
+    """One error naming every extra instance that failed; transient only if all failures are.
+
+    Never a `SourceConfigError`: one gone or refusing extra instance must not disable the source.
+    """
+    names = "; ".join(
+        f"{client.base_url} ({str(error).removeprefix('mastodon: ')})" for client, error in failed
+    )
+    message = f"mastodon: extra instance(s) skipped this run, cursors kept: {names}"
+    if all(isinstance(error, TransientSourceError) for _, error in failed):
+        return TransientSourceError(message)
+    return SourceError(message)
+
+
 def _statuses(notifications: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     # a mention whose status was deleted has none: skipped, not quarantined
     return [
@@ -234,5 +283,9 @@ def resolve_local_id(client: MastodonClient, mention: Mention) -> str:
     )
     statuses = list(found.get("statuses") or [])
     if not statuses or not statuses[0].get("id"):
-        raise TargetGoneError(f"mastodon: {mention.source_id} cannot be found on {client.base_url}")
+        # an empty answer is also what a brief outage of the status's own server gives: only
+        # a 404/410 for the status itself (when replying) means it is gone
+        raise TransientSourceError(
+            f"mastodon: could not resolve {mention.source_id} on {client.base_url} now; will retry"
+        )
     return str(statuses[0]["id"])

@@ -85,6 +85,15 @@ class TestBlueskyContract(CollectorContract):
             del broken["cid"]
             listings["search"]["posts"].insert(0, broken)
 
+        def add_item() -> str:
+            # indexed after the first run but dated before its newest post: the index lagged
+            late = copy.deepcopy(listings["search"]["posts"][1])
+            late["uri"] = late["uri"].replace("3m7root11111a", "3m7late11111a")
+            late["record"]["createdAt"] = "2026-11-02T10:02:00.000Z"
+            late["indexedAt"] = "2026-11-02T10:20:00.000Z"
+            listings["search"]["posts"].insert(1, late)  # the API orders by the earlier time
+            return str(late["uri"])
+
         harness = Harness(
             web=web,
             build=lambda: bluesky.build(settings(), web.transport(), harness.sleep),
@@ -93,6 +102,7 @@ class TestBlueskyContract(CollectorContract):
             build_without_credentials=lambda: bluesky.build(
                 settings(password=None), web.transport(), harness.sleep
             ),
+            add_item=add_item,
         )
         return harness
 
@@ -326,3 +336,80 @@ def test_a_mention_without_reply_refs_takes_them_from_the_thread() -> None:
         "uri": view["record"]["reply"]["root"]["uri"],
         "cid": view["record"]["reply"]["root"]["cid"],
     }
+
+
+# -- hostile data and a wrong service ----------------------------------------------------
+
+
+def test_a_hostile_created_at_neither_fails_nor_blocks_the_stream() -> None:
+    web, listings = web_with_fixtures()
+    hostile = listings["search"]["posts"][0]
+    hostile["record"]["createdAt"] = "0001-01-01T00:30:00+01:00"
+    undatable = copy.deepcopy(listings["search"]["posts"][1])
+    undatable["uri"] = undatable["uri"].replace("3m7root11111a", "3m7undated111")
+    undatable["record"]["createdAt"] = undatable["indexedAt"] = "9999-12-31T23:30:00-01:00"
+    listings["search"]["posts"].insert(0, undatable)
+    collector = bluesky.build(settings(), web.transport(), lambda _s: None)
+    pages = fetch_all(collector)
+    found = {m.source_id: m for m in mentions_of(pages)}
+    assert found[hostile["uri"]].created_at == datetime(2026, 11, 2, 10, 5, 1, 112000, tzinfo=UTC)
+    assert [q.reason for q in pages[0].quarantined] == ["missing or malformed createdAt"]
+    again = fetch_all(collector, Cursor.from_json(pages[-1].cursor.to_json()))
+    assert mentions_of(again) == []
+
+
+def test_a_value_a_mention_refuses_is_quarantined() -> None:
+    web, listings = web_with_fixtures()
+    listings["search"]["posts"][0]["author"]["handle"] = "   "
+    pages = fetch_all(bluesky.build(settings(), web.transport(), lambda _s: None))
+    assert [q.reason for q in pages[0].quarantined] == ["author handle must not be empty"]
+    assert len(mentions_of(pages)) == len(SEARCH_IDS) + 1  # the other post and the notifications
+
+
+def _service_settings(service: str) -> Settings:
+    config = settings()
+    source = config.sources.bluesky.model_copy(update={"service": service})
+    return config.model_copy(update={"sources": SourcesSettings(bluesky=source)})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Reply(body="<html>Welcome</html>"), Reply(400, "<html>Bad request</html>")],
+)
+def test_a_service_that_is_no_xrpc_server_is_a_config_error(answer: Reply) -> None:
+    web, _ = web_with_fixtures()
+    web.route("POST", SESSION, answer)
+    config = _service_settings("https://user:secret@www.example.com/")
+    with pytest.raises(SourceConfigError) as caught:
+        bluesky.build(config, web.transport(), lambda _s: None).check()
+    message = str(caught.value)
+    assert message == (
+        "bluesky: https://www.example.com did not answer as an XRPC server: "
+        "check sources.bluesky.service"
+    )
+
+
+def test_a_query_answered_with_html_is_a_config_error() -> None:
+    web, _ = web_with_fixtures()
+    web.route("GET", SEARCH, Reply(body=b"\xff<html>"))
+    with pytest.raises(SourceConfigError, match=r"sources\.bluesky\.service"):
+        fetch_all(bluesky.build(settings(), web.transport(), lambda _s: None))
+
+
+def test_the_session_keeps_its_tokens_out_of_its_repr() -> None:
+    web, _ = web_with_fixtures()
+    collector = bluesky.build(settings(), web.transport(), lambda _s: None)
+    shown = repr(collector.client.session)
+    assert "access-token-1" not in shown
+    assert "refresh-token-1" not in shown
+    assert "did:plc:inkwellbrand0000000000000" in shown
+
+
+def test_a_reply_to_a_mention_with_an_impossible_date_gets_a_valid_rkey() -> None:
+    mention, web = _mention_and_web()
+    ancient = dataclasses.replace(mention, created_at=datetime(1, 1, 1, tzinfo=UTC))
+    web.route("GET", THREAD, _thread)
+    web.route("POST", CREATE, lambda r: Reply(body={"uri": mention.source_id + "x", "cid": "b"}))
+    responder = bluesky.build_responder(settings(), web.transport(), lambda _s: None)
+    responder.post(ancient, "text", "reply-44")
+    assert is_tid(web.calls(CREATE)[0].json()["rkey"])

@@ -281,3 +281,62 @@ def test_walk_stops_below_the_floor() -> None:
     stream, asked = _stream({None: (below, "more"), "more": (_items(T0 - 9), None)}, 2)
     assert [i["t"] for i in walk(stream, mark)] == [T0 + 5]
     assert asked == [None]
+
+
+# -- hostile dates -----------------------------------------------------------------------
+
+HOSTILE_DATES = [
+    "0001-01-01T00:30:00+01:00",  # converting to UTC overflows
+    "9999-12-31T23:30:00-01:00",
+    "1969-12-31T23:59:59Z",
+    "2300-01-01T00:00:00Z",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_DATES)
+def test_out_of_range_datetimes_are_unparseable(value: str) -> None:
+    assert parse_datetime(value) is None
+
+
+@pytest.mark.parametrize("value", HOSTILE_DATES)
+def test_a_hostile_created_at_falls_back_to_indexed_at(value: str) -> None:
+    view = copy.deepcopy(ROOT)
+    view["record"]["createdAt"] = value
+    indexed = datetime(2026, 11, 2, 10, 0, 0, 731000, tzinfo=UTC)
+    assert invalid_reason(view) is None
+    assert sort_time(view) == indexed
+    assert to_mention(view, None).created_at == indexed
+
+
+def test_a_post_without_any_usable_date_is_invalid() -> None:
+    view = copy.deepcopy(ROOT)
+    view["record"]["createdAt"] = HOSTILE_DATES[0]
+    view["indexedAt"] = HOSTILE_DATES[1]
+    assert sort_time(view) is None
+    assert invalid_reason(view) == "missing or malformed createdAt"
+
+
+def test_walk_takes_items_with_hostile_dates() -> None:
+    view = copy.deepcopy(ROOT)
+    view["record"]["createdAt"] = HOSTILE_DATES[0]
+    undated = {**copy.deepcopy(REPLY), "indexedAt": HOSTILE_DATES[1]}
+    undated["record"]["createdAt"] = HOSTILE_DATES[1]
+    stream = Stream(Query(QueryKind.BRAND, "x"), lambda _c: ([undated, view], None), sort_time, 25)
+    mark = Watermark().advance([("other", T0)])
+    assert walk(stream, mark) == [undated, view]
+
+
+@pytest.mark.parametrize(
+    ("anchor", "year"),
+    [
+        (datetime(1, 1, 1, 0, 30, tzinfo=UTC), 2023),
+        (datetime(1969, 12, 31, tzinfo=UTC), 2023),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=UTC), 2200),
+    ],
+)
+def test_derived_rkeys_are_valid_for_any_anchor(anchor: datetime, year: int) -> None:
+    rkey = derive_rkey("task-1:reply", anchor)
+    assert is_tid(rkey)
+    assert rkey == derive_rkey("task-1:reply", anchor)
+    assert rkey != derive_rkey("task-2:reply", anchor)
+    assert decode_tid(rkey)[0].year == year

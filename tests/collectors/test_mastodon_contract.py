@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 
 from collectors import registry
-from collectors.base import SourceConfigError
+from collectors.base import SourceConfigError, SourceError, TransientSourceError
 from collectors.mastodon import MastodonCollector
 from collectors.queries import Watch
-from socialcrm.mention import Cursor
+from socialcrm import models, pipeline
+from socialcrm.db import Database
+from socialcrm.mention import Cursor, Page
 from socialcrm.settings import MastodonSourceSettings, Secrets, Settings, WatchSettings
 from tests.collectors.contract import CollectorContract, Harness, fetch_all, mentions_of
 from tests.collectors.fakeweb import FakeWeb, Reply, Request
@@ -44,8 +47,14 @@ def _after(items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]
     return [item for item in items if (len(item["id"]), item["id"]) > (len(min_id), min_id)]
 
 
-def mastodon_web(extra_search: list[dict[str, Any]] | None = None) -> FakeWeb:
-    """A fake Mastodon serving the fixtures; timelines honour `min_id` like the real one."""
+def mastodon_web(
+    extra_search: list[dict[str, Any]] | None = None,
+    newer_tagged: list[dict[str, Any]] | None = None,
+) -> FakeWeb:
+    """A fake Mastodon serving the fixtures; timelines honour `min_id` like the real one.
+
+    `newer_tagged` (newest first) are shown above the #inkwell fixture on every instance.
+    """
     web = FakeWeb()
     tag, mentions, search = (
         fixture("tag_inkwell.json"),
@@ -60,10 +69,27 @@ def mastodon_web(extra_search: list[dict[str, Any]] | None = None) -> FakeWeb:
 
     web.route("GET", "/api/v2/instance/", fixture("instance_v2.json"))
     web.route("GET", "/api/v1/accounts/verify_credentials", fixture("verify_credentials.json"))
-    web.route("GET", "/api/v1/timelines/tag/inkwell", lambda r: Reply(body=_after(tag, r)))
+    web.route(
+        "GET",
+        "/api/v1/timelines/tag/inkwell",
+        lambda r: Reply(body=_after([*(newer_tagged or []), *tag], r)),
+    )
     web.route("GET", "/api/v1/notifications", lambda r: Reply(body=_after(mentions, r)))
     web.route("GET", "/api/v2/search", search_route)
     return web
+
+
+def newer_status(number: int) -> dict[str, Any]:
+    """A #inkwell status by ada, newer than the fixture's (ids and times grow with `number`)."""
+    status: dict[str, Any] = fixture("tag_inkwell.json")[0]
+    local_id = f"1100000000000000{number:02d}"
+    return {
+        **status,
+        "id": local_id,
+        "uri": f"https://mastodon.social/users/ada/statuses/{local_id}",
+        "url": f"https://mastodon.social/@ada/{local_id}",
+        "created_at": f"2026-11-20T11:{number:02d}:00.000Z",
+    }
 
 
 def make_collector(
@@ -94,13 +120,20 @@ class TestMastodonContract(CollectorContract):
     @pytest.fixture
     def harness(self) -> Harness:
         extra: list[dict[str, Any]] = []
-        web = mastodon_web(extra)
+        newer: list[dict[str, Any]] = []
+        web = mastodon_web(extra, newer)
+
+        def add_item() -> str:
+            newer.insert(0, newer_status(4))
+            return str(newer[0]["uri"])
+
         harness = Harness(
             web=web,
             build=lambda: make_collector(web, harness.sleep),
             break_one_item=lambda: extra.append(BROKEN),
             expected_ids={*TAG_IDS, SEARCH_ID, MENTION_ID},
             build_without_credentials=lambda: make_collector(web, harness.sleep, token=None),
+            add_item=add_item,
         )
         return harness
 
@@ -221,3 +254,94 @@ def test_the_registry_builds_collector_and_responder() -> None:
     assert collector.limit == 20
     assert collector.brand.base_url == "https://mastodon.social"
     assert registry.build_responder("mastodon", settings).name == "mastodon"
+
+
+# -- extra instances fail alone ----------------------------------------------------------
+
+DOWN = "https://down.example"
+SECOND = "https://second.example"
+ONLY_ON_SECOND = newer_status(7)
+
+
+def two_extra_instances(status: int, outage: dict[str, bool] | None = None) -> FakeWeb:
+    """The fixtures on every instance; DOWN answers `status` while `outage["on"]`, SECOND
+    shows one more status."""
+    outage = {"on": True} if outage is None else outage
+    web = mastodon_web()
+    for key, handler in list(web.routes.items()):
+
+        def route(request: Request, handler: Any = handler, path: str = key[1]) -> Reply:
+            if request.url.startswith(DOWN) and outage["on"]:
+                return Reply(status, {"error": f"HTTP {status}"})
+            reply: Reply = handler(request)
+            if request.url.startswith(SECOND) and path.startswith("/api/v1/timelines/tag/"):
+                return Reply(body=_after([ONLY_ON_SECOND, *reply.body], request))
+            return reply
+
+        web.routes[key] = route
+    return web
+
+
+def fetch_until_error(
+    collector: MastodonCollector, cursor: Cursor | None
+) -> tuple[list[Page], SourceError]:
+    """The pages of a run that ends with an error, and the error."""
+    pages: list[Page] = []
+    with pytest.raises(SourceError) as caught:
+        pages.extend(collector.fetch(cursor))  # keeps the pages yielded before the error
+    return pages, caught.value
+
+
+@pytest.mark.parametrize(("status", "transient"), [(503, True), (404, False)])
+def test_an_extra_instance_that_fails_does_not_hold_up_the_others(
+    status: int, transient: bool
+) -> None:
+    web = two_extra_instances(status)
+    collector = make_collector(web, lambda _s: None, extra_instances=[DOWN, SECOND])
+    saved = Cursor({"tag:down.example:inkwell": "110000000000000001"})
+    pages, error = fetch_until_error(collector, saved)
+    assert ONLY_ON_SECOND["uri"] in {m.source_id for m in mentions_of(pages)}
+    assert {m.source_id for m in mentions_of(pages)} >= {*TAG_IDS, SEARCH_ID, MENTION_ID}
+    assert isinstance(error, TransientSourceError) is transient
+    assert not isinstance(error, SourceConfigError)  # that would disable the whole source
+    assert DOWN in str(error)
+    assert SECOND not in str(error)
+    assert "\n" not in str(error)
+    state = pages[-1].cursor.state
+    assert state["tag:down.example:inkwell"] == "110000000000000001"  # kept as it was
+    assert state["tag:second.example:inkwell"] == ONLY_ON_SECOND["id"]
+
+
+def test_a_run_with_a_failed_extra_instance_commits_the_rest_and_fails(db: Database) -> None:
+    web = two_extra_instances(503)
+    collector = make_collector(web, lambda _s: None, extra_instances=[DOWN, SECOND])
+    summary = pipeline.collect(db, collector)
+    assert summary.status == "error"
+    assert summary.error is not None
+    assert DOWN in summary.error
+    assert summary.new == len({*TAG_IDS, SEARCH_ID, MENTION_ID}) + 1
+    with db.transaction() as session:
+        row = session.get(models.CollectorCursor, "mastodon")
+        assert row is not None
+        saved = Cursor.from_json(row.cursor)
+    assert saved is not None
+    assert saved.state["tag:second.example:inkwell"] == ONLY_ON_SECOND["id"]
+    assert "tag:down.example:inkwell" not in saved.state
+
+
+def test_an_extra_instance_outage_is_logged_when_it_starts_and_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outage = {"on": True}
+    web = two_extra_instances(503, outage)
+    collector = make_collector(web, lambda _s: None, extra_instances=[DOWN, SECOND])
+    with caplog.at_level(logging.INFO, logger="collectors.mastodon.collector"):
+        fetch_until_error(collector, None)
+        fetch_until_error(collector, None)
+        outage["on"] = False
+        fetch_all(collector)
+        fetch_all(collector)
+    about_down = [r.getMessage() for r in caplog.records if DOWN in r.getMessage()]
+    assert len(about_down) == 2
+    assert "skipped until it answers again" in about_down[0]
+    assert about_down[1] == f"mastodon: {DOWN} answers again"

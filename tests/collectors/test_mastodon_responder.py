@@ -8,12 +8,15 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from collectors.base import SourceConfigError, TargetGoneError
+from collectors.base import SourceConfigError, TargetGoneError, TransientSourceError
 from collectors.mastodon import MastodonResponder, build_responder
 from collectors.mastodon.client import MastodonClient
 from collectors.mastodon.parse import parse_status
+from collectors.replies import send_reply
 from collectors.resilience import Retrier
-from socialcrm.mention import Mention
+from socialcrm import models, storage
+from socialcrm.db import Database
+from socialcrm.mention import Cursor, Mention, Page
 from socialcrm.settings import Secrets, Settings
 from tests.collectors.fakeweb import FakeWeb, Reply, Request
 from tests.collectors.test_mastodon_contract import BRAND, OTHER, fixture, make_collector
@@ -107,11 +110,32 @@ def test_a_deleted_mention_is_a_gone_target() -> None:
         responder(web).post(dee(), "hi", "key-4")
 
 
-def test_a_mention_that_cannot_be_resolved_is_a_gone_target() -> None:
+def test_a_mention_that_cannot_be_resolved_now_is_retried_later() -> None:
     web = posting_web([])
-    gone = replace(bob_via_other_instance(), source_id="https://fosstodon.org/users/bob/s/0")
-    with pytest.raises(TargetGoneError):
-        responder(web).post(gone, "hi", "key-5")
+    unknown = replace(bob_via_other_instance(), source_id="https://fosstodon.org/users/bob/s/0")
+    with pytest.raises(TransientSourceError, match="will retry") as caught:
+        responder(web).post(unknown, "hi", "key-5")
+    assert "https://fosstodon.org/users/bob/s/0" in str(caught.value)
+    assert not isinstance(caught.value, TargetGoneError)
+
+
+def test_an_unresolvable_mention_is_not_marked_deleted(db: Database) -> None:
+    bob = bob_via_other_instance()
+    with db.transaction() as session:
+        [mention_id] = storage.save_page(session, "mastodon", Page((bob,), Cursor({}))).new_ids
+    posts: list[Request] = []
+    web = posting_web(posts)
+    # bob's server is down: resolving his status finds nothing, as Mastodon answers then
+    web.route("GET", "/api/v2/search", {"accounts": [], "hashtags": [], "statuses": []})
+    with pytest.raises(TransientSourceError):
+        send_reply(db, responder(web), mention_id, "Sorry!", "key-6")
+    with db.transaction() as session:
+        row = session.get(models.Mention, mention_id)
+        assert row is not None
+        assert row.deleted_at is None
+    web = posting_web(posts)  # it is back
+    assert send_reply(db, responder(web), mention_id, "Sorry!", "key-6").posted_now
+    assert [post.form()["in_reply_to_id"] for post in posts] == ["555"]
 
 
 def test_replying_needs_the_token() -> None:
