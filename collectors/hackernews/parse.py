@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from collectors.queries import Query
 from collectors.text import html_to_text
-from socialcrm.mention import Author, Cursor, Mention, Quarantined
+from socialcrm.mention import MAX_KEY, Author, Cursor, Mention, Quarantined, fit, fit_key
 
 SOURCE = "hackernews"
 HN = "https://news.ycombinator.com"
-MAX_IDS = 100  # ids remembered at the watermark second (only ties need them)
+# Algolia indexes a hit a few seconds to minutes after it is posted, so a run also asks for
+# hits this much older than the newest it stored and takes those it has not seen
+LOOKBACK_SECONDS: Final = 10 * 60
+MAX_SEEN: Final = 500  # ids remembered per term inside the look-back window
+MAX_FUTURE_SECONDS: Final = 24 * 3600  # a hit "created" further ahead would block the cursor
 
 
 class HitError(ValueError):
@@ -23,36 +27,70 @@ class HitError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One valid search hit: its id, its second, and the raw fields."""
+    """One search hit with a valid id and time, and its raw fields."""
 
     object_id: str
     created: int
     fields: Mapping[str, Any]
 
 
-def read_hit(raw: Any) -> Hit:
-    """Validate the identity of a raw hit, or raise `HitError` saying why it is malformed."""
+def read_hit(raw: Any, now: float | None = None) -> Hit:
+    """Validate the identity and time of a raw hit, or raise `HitError` saying why."""
     if not isinstance(raw, Mapping):
         raise HitError("hit is not a JSON object")
     object_id = raw.get("objectID")
     if not isinstance(object_id, str | int) or isinstance(object_id, bool) or not str(object_id):
         raise HitError("hit has no objectID")
     created = raw.get("created_at_i")
-    if not isinstance(created, int) or isinstance(created, bool) or created <= 0:
-        raise HitError(f"hit {object_id} has no valid created_at_i: {created!r}")
+    if not isinstance(created, int) or isinstance(created, bool) or not _representable(created):
+        raise HitError(f"hit {object_id} has no valid created_at_i: {created!r:.40}")
+    if now is not None and created > now + MAX_FUTURE_SECONDS:
+        raise HitError(f"hit {object_id} has a created_at_i in the future: {created}")
     return Hit(str(object_id), created, raw)
+
+
+def _representable(second: int) -> bool:
+    try:
+        datetime.fromtimestamp(second, UTC)
+    except (OverflowError, ValueError, OSError):
+        return False
+    return second > 0
 
 
 def _optional_str(fields: Mapping[str, Any], key: str) -> str | None:
     value = fields.get(key)
-    return str(value) if isinstance(value, str | int) and value != "" else None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def _author(hit: Hit) -> str | None:
+    """The author's username; `None` for a deleted item, `HitError` for a malformed one."""
+    value = hit.fields.get("author")
+    if value is None or value == "":
+        return None
+    name = _optional_str(hit.fields, "author")
+    if name is None:
+        raise HitError(f"hit {hit.object_id} has an invalid author: {value!r:.40}")
+    # cut to the stored width, unique still: the name is the author's identity
+    return fit_key(name)
+
+
+def _is_comment(hit: Hit) -> bool:
+    tags = hit.fields.get("_tags")
+    if tags is not None and not isinstance(tags, list):
+        raise HitError(f"hit {hit.object_id} has _tags that are not a list: {tags!r:.40}")
+    return "comment" in (tags or []) or bool(hit.fields.get("comment_text"))
 
 
 def hit_to_mention(hit: Hit, matched_query: str | None = None) -> Mention | None:
-    """The mention of a hit; `None` for a deleted or dead item (no author or no text)."""
+    """The mention of a hit; `None` for a deleted or dead item (no author or no text).
+
+    Raises `HitError` (a `ValueError`) for a malformed hit: the caller quarantines it.
+    """
     fields = hit.fields
-    author = _optional_str(fields, "author")
-    is_comment = "comment" in (fields.get("_tags") or []) or fields.get("comment_text")
+    author = _author(hit)
+    is_comment = _is_comment(hit)
     title = None if is_comment else _optional_str(fields, "title")
     body = html_to_text(str(fields.get("comment_text" if is_comment else "story_text") or ""))
     text = "\n\n".join(part for part in (title, body) if part)
@@ -69,7 +107,7 @@ def hit_to_mention(hit: Hit, matched_query: str | None = None) -> Mention | None
         url=f"{HN}/item?id={hit.object_id}",
         thread_id=_optional_str(fields, "story_id") if is_comment else hit.object_id,
         parent_id=_optional_str(fields, "parent_id") if is_comment else None,
-        matched_query=matched_query,
+        matched_query=fit(matched_query, MAX_KEY),
         extra={"link": link} if link else {},
     )
 
@@ -86,43 +124,73 @@ def search_text(hit: Hit) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Watermark:
-    """The second of the newest stored hit of a term and the ids stored at that second."""
+    """Hits older than `floor` (epoch s) are done; newer ones are done if their id is `seen`."""
 
-    second: int = 0
-    ids: frozenset[str] = frozenset()
+    floor: int | None = None
+    seen: Mapping[str, int] = field(default_factory=dict)  # id -> created second
 
     @classmethod
     def from_state(cls, raw: Any) -> Watermark:
         """Read a term's entry of the cursor state (missing or odd entries start afresh)."""
         if not isinstance(raw, Mapping):
             return cls()
-        return cls(int(raw.get("t", 0)), frozenset(str(i) for i in raw.get("ids", [])))
+        # {"t", "ids"} is the state before the look-back: the ids all sat at second t
+        floor = raw.get("floor", raw.get("t"))
+        if not isinstance(floor, int) or isinstance(floor, bool) or floor <= 0:
+            return cls()
+        seen = raw.get("seen")
+        if isinstance(seen, Mapping):
+            return cls(floor, {str(k): v for k, v in seen.items() if isinstance(v, int)})
+        ids = raw.get("ids")
+        return cls(floor, {str(i): floor for i in ids} if isinstance(ids, list) else {})
 
     def to_state(self) -> dict[str, Any]:
         """Small JSON for the cursor."""
-        return {"t": self.second, "ids": sorted(self.ids)[-MAX_IDS:]}
+        return {"floor": self.floor, "seen": dict(sorted(self.seen.items()))}
+
+    @property
+    def is_fresh(self) -> bool:
+        """No run has stored anything of this term yet."""
+        return self.floor is None
 
     def is_new(self, hit: Hit) -> bool:
-        """Whether `hit` comes after what this watermark covers."""
-        return hit.created > self.second or (
-            hit.created == self.second and hit.object_id not in self.ids
-        )
+        """Whether `hit` is not yet taken: not below the floor and not seen."""
+        if hit.object_id in self.seen:
+            return False
+        return self.floor is None or hit.created >= self.floor
+
+    def is_below(self, second: int) -> bool:
+        """Whether a hit of `second` is older than the floor (so every later one is, too)."""
+        return self.floor is not None and second < self.floor
 
     def advance(self, hits: Sequence[Hit]) -> Watermark:
-        """The watermark once `hits` (all new) are stored."""
+        """The watermark once `hits` (all new) are stored: floor up, the seen-set cut."""
         if not hits:
             return self
-        newest = max(hit.created for hit in hits)
-        at_newest = {hit.object_id for hit in hits if hit.created == newest}
-        if newest == self.second:
-            at_newest |= self.ids
-        return Watermark(newest, frozenset(at_newest))
+        merged = {**self.seen, **{hit.object_id: hit.created for hit in hits}}
+        floor = max(self.floor or 0, max(merged.values()) - LOOKBACK_SECONDS)
+        return _bounded(floor, merged)
+
+    def raise_floor(self, second: int) -> Watermark:
+        """The watermark that skips every hit older than `second` (a backlog left behind)."""
+        return _bounded(max(self.floor or 0, second), self.seen)
+
+
+def _bounded(floor: int, seen: Mapping[str, int]) -> Watermark:
+    kept = {key: at for key, at in seen.items() if at >= floor}
+    if len(kept) > MAX_SEEN:
+        # the oldest seen ids go: the floor rises to the oldest second still remembered
+        floor = sorted(kept.values(), reverse=True)[MAX_SEEN - 1]
+        kept = {key: at for key, at in kept.items() if at >= floor}
+    return Watermark(floor, kept)
 
 
 def watermarks_from(cursor: Cursor | None) -> dict[str, Watermark]:
     """Each term's watermark from a saved cursor."""
     terms = cursor.state.get("terms", {}) if cursor else {}
-    return {label: Watermark.from_state(raw) for label, raw in dict(terms).items()}
+    if not isinstance(terms, Mapping):
+        return {}
+    return {str(label): Watermark.from_state(raw) for label, raw in terms.items()}
 
 
 def cursor_for(marks: Mapping[str, Watermark]) -> Cursor:
@@ -138,13 +206,14 @@ def search_params(query: Query, mark: Watermark, limit: int, page: int) -> dict[
         "hitsPerPage": limit,
         "page": page,
     }
-    if mark.second:
-        # >= so hits sharing the watermark's second are fetched and filtered by id
-        params["numericFilters"] = f"created_at_i>={mark.second}"
+    if mark.floor is not None:
+        # the whole look-back window: hits indexed late are fetched and filtered by id
+        params["numericFilters"] = f"created_at_i>={mark.floor}"
     return params
 
 
 def bad_hit(raw: Any, reason: str) -> Quarantined:
+    """The quarantine record of a hit that cannot become a mention."""
     payload = json.dumps(raw, ensure_ascii=False, default=str)
-    locator = str(raw.get("objectID")) if isinstance(raw, Mapping) else None
+    locator = fit(str(raw.get("objectID")), MAX_KEY) if isinstance(raw, Mapping) else None
     return Quarantined(SOURCE, reason, payload, locator)

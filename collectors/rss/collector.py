@@ -12,25 +12,28 @@ from typing import Any, ClassVar
 import feedparser
 import httpx
 
-from collectors.base import SourceAuthError, SourceConfigError
+from collectors.base import SourceConfigError, SourceError
 from collectors.http import HttpSource
 from collectors.queries import Watch
 from collectors.resilience import Retrier, Sleep
+from collectors.rss.failures import FIX, FeedFailure, describe, run_error
 from collectors.rss.parse import (
     SOURCE,
     FeedInfo,
     FeedState,
+    clip,
     cursor_for,
-    entry_time,
-    entry_to_mention,
-    payload,
     plain,
+    read_entry,
+    safe_url,
     states_from,
 )
 from socialcrm.mention import Cursor, Mention, Page, Quarantined, utcnow
 from socialcrm.settings import Settings
 
 log = logging.getLogger(__name__)
+
+NO_FEEDS = "rss: no feeds configured: add URLs to sources.rss.feeds"
 
 
 class RssCollector:
@@ -63,38 +66,50 @@ class RssCollector:
         return False
 
     def check(self) -> None:
-        """Feeds must be configured and the first one must answer."""
+        """Feeds must be configured and at least one of them must answer."""
         if not self.feeds:
-            raise SourceConfigError("rss: no feeds configured: add URLs to sources.rss.feeds")
-        self._get(self.feeds[0], FeedState())
+            raise SourceConfigError(NO_FEEDS)
+        failures: list[FeedFailure] = []
+        for url in self.feeds:
+            try:
+                self.http.get(url)
+            except SourceError as error:
+                failures.append(self._failed(url, error))
+                continue
+            return
+        raise run_error(failures, len(self.feeds))
 
     def fetch(self, cursor: Cursor | None) -> Iterator[Page]:
-        """One page per feed that changed, its cursor covering that feed and those before it."""
+        """One page per feed that changed, its cursor covering that feed and those before it.
+
+        A feed that fails keeps its state and the others still run; the run then ends with
+        one error naming every feed that failed.
+        """
         if not self.feeds:
-            raise SourceConfigError("rss: no feeds configured: add URLs to sources.rss.feeds")
+            raise SourceConfigError(NO_FEEDS)
         saved = states_from(cursor)
         states = {url: saved.get(url, FeedState()) for url in self.feeds}
+        failures: list[FeedFailure] = []
         for url in self.feeds:
-            page = self._feed_page(url, states)
+            try:
+                page = self._feed_page(url, states)
+            except SourceError as error:
+                failures.append(self._failed(url, error))
+                continue
             if page is not None:
                 yield page
+        if failures:
+            raise run_error(failures, len(self.feeds))
 
-    def _get(self, url: str, state: FeedState) -> httpx.Response:
-        try:
-            return self.http.get(url, headers=state.headers())
-        except SourceAuthError:
-            raise
-        except SourceConfigError as error:
-            raise SourceConfigError(
-                f"rss: feed {url} is gone or not found: fix or remove it in sources.rss.feeds"
-                f" ({error})"
-            ) from error
+    def _failed(self, url: str, error: SourceError) -> FeedFailure:
+        log.warning("%s: %s", SOURCE, describe(url, error))
+        return url, error
 
     def _feed_page(self, url: str, states: dict[str, FeedState]) -> Page | None:
         state = states[url]
-        response = self._get(url, state)
+        response = self.http.get(url, headers=state.headers())
         if response.status_code == 304:
-            log.debug("%s: %s not modified", SOURCE, url)
+            log.debug("%s: %s not modified", SOURCE, safe_url(url))
             return None
         parsed = feedparser.parse(response.content, response_headers=dict(response.headers))
         validators = replace(
@@ -123,44 +138,43 @@ class RssCollector:
             return None  # this very document was quarantined on an earlier run
         states[url] = replace(state, bad=digest)
         reason = f"feed is not valid RSS/Atom: {parsed.get('bozo_exception')}"
-        log.warning("%s: %s %s", SOURCE, url, reason)
+        log.warning("%s: %s %s", SOURCE, safe_url(url), reason)
         document = content[:2000].decode("utf-8", errors="replace")
-        return Page((), cursor_for(states), (Quarantined(SOURCE, reason, document, url),))
+        locator = clip(safe_url(url))
+        return Page((), cursor_for(states), (Quarantined(SOURCE, reason, document, locator),))
 
     def _entries(
         self, url: str, parsed: Any, state: FeedState
     ) -> tuple[list[Mention], list[Quarantined], FeedState]:
+        """The document's entries not taken before, labelled; and the state that covers them."""
         channel = parsed.get("feed") or {}
         title = plain(channel.get("title"), channel.get("title_detail")) or None
         feed = FeedInfo(url, title)
         fetched_at = self.clock()
-        dated: list[Mention] = []
-        undated: list[Mention] = []
+        kept: list[Mention] = []
         rejects: list[Quarantined] = []
-        seen: set[str] = set()
+        document: dict[str, None] = {}  # seen keys of every entry listed, taken before or not
         for entry in parsed.get("entries") or []:
-            try:
-                mention = entry_to_mention(entry, feed, fetched_at)
-            except ValueError as error:  # EntryError, or a value Mention refuses
-                rejects.append(Quarantined(SOURCE, str(error), payload(entry), url))
-                continue
-            has_date = entry_time(entry, "published") or entry_time(entry, "updated")
-            if mention.source_id in seen:
+            key, item = read_entry(entry, feed, fetched_at)
+            if key in document:
                 continue  # some feeds list an entry twice
-            seen.add(mention.source_id)
-            if state.is_new(mention, bool(has_date)):
-                (dated if has_date else undated).append(mention)
-        labelled = (self._labelled(mention, feed) for mention in (*dated, *undated))
-        kept = [mention for mention in labelled if mention is not None]
+            document[key] = None
+            if not state.is_new(key):
+                continue
+            if isinstance(item, Quarantined):
+                rejects.append(item)
+            elif (mention := self._labelled(item, feed)) is not None:
+                kept.append(mention)
+        # dates only order the page; they never decide what is new
         kept.sort(key=lambda m: (m.created_at, m.source_id))
-        return kept, rejects, state.advance(dated, undated)
+        return kept, rejects, state.remember(list(document))
 
     def _labelled(self, mention: Mention, feed: FeedInfo) -> Mention | None:
         text = f"{mention.title or ''}\n{mention.text}"
         if self.match_terms and self.watch.find(text) is None:
             return None
         label = self.watch.label_for(text, feed.query)
-        return replace(mention, matched_query=label) if label else None
+        return replace(mention, matched_query=clip(label)) if label else None
 
 
 def build(
@@ -173,6 +187,6 @@ def build(
     """The RSS/Atom collector as the settings configure it."""
     table = settings.sources.rss
     retrier = Retrier(SOURCE) if sleep is None else Retrier(SOURCE, sleep=sleep)
-    http = HttpSource(SOURCE, retrier=retrier, transport=transport)
+    http = HttpSource(SOURCE, retrier=retrier, transport=transport, auth_hint=FIX)
     watch = Watch.from_settings(settings.watch, None)
     return RssCollector(table.feeds, watch, http, table.match_terms, clock)

@@ -8,21 +8,42 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from collectors.queries import Query, QueryKind
 from collectors.text import html_to_text
-from socialcrm.mention import Author, Cursor, Mention
+from socialcrm.mention import MAX_KEY, Author, Cursor, Mention, Quarantined, fit, fit_key
 
 SOURCE = "rss"
-MAX_IDS = 200  # ids remembered per feed; a feed document rarely holds more than 100 entries
-MAX_SOURCE_ID = 255  # the database column
+# entries remembered per feed: more than a feed document holds (a document's own entries are
+# always all kept), so an entry seen once is never taken again, whatever its date says
+MAX_SEEN: Final = 500
+MAX_SOURCE_ID: Final = MAX_KEY  # the database column
 GOOGLE_HOSTS = frozenset({"www.google.com", "google.com"})
+# what a date can fail with: a year out of range, a number too big, or not a time at all
+DATE_ERRORS = (TypeError, ValueError, OverflowError, OSError)
 
 
 class EntryError(ValueError):
     """An entry that cannot become a mention; the message is the quarantine reason."""
+
+
+def safe_url(url: str) -> str:
+    """`url` fit for a message or a locator: credentials and the query string masked."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unreadable feed URL>"
+    netloc = ("***@" if "@" in parts.netloc else "") + host + port
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+
+
+def clip(text: str) -> str:
+    """`text` cut to the stored width of a label or locator, the cut marked with an ellipsis."""
+    return fit(text, MAX_KEY) or ""
 
 
 # -- parsing entries (pure) ------------------------------------------------------------------
@@ -52,8 +73,11 @@ def entry_time(entry: Mapping[str, Any], key: str) -> datetime | None:
     parsed = entry[f"{key}_parsed"] if f"{key}_parsed" in entry else None  # noqa: SIM401
     if parsed is None:
         return None
-    # feedparser normalises dates to UTC struct_time
-    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    try:
+        # feedparser normalises dates to UTC struct_time, but keeps years a datetime cannot hold
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except DATE_ERRORS as error:
+        raise EntryError(f"entry has an unreadable {key} date: {error}") from error
 
 
 def _bounded(source_id: str) -> str:
@@ -88,7 +112,7 @@ class FeedInfo:
     @property
     def query(self) -> Query:
         """`feed:<title or url>`, the matched query of entries that name no watched term."""
-        return Query(QueryKind.FEED, self.title or self.url)
+        return Query(QueryKind.FEED, self.title or safe_url(self.url))
 
 
 def _author(entry: Mapping[str, Any], link: str | None, feed: FeedInfo) -> Author:
@@ -97,10 +121,16 @@ def _author(entry: Mapping[str, Any], link: str | None, feed: FeedInfo) -> Autho
     href = detail.get("href") if isinstance(detail, Mapping) else None
     site = urlsplit(link or feed.url).hostname
     if name:
-        return Author(handle=name, display_name=name, url=href)
+        # multi-author feeds (arXiv) name hundreds of people in one string: the handle is an
+        # identity, so it is cut keeping it unique; the display name is only cut
+        return Author(handle=_handle(name), display_name=clip(name), url=href)
     if site:
-        return Author(handle=site, url=f"https://{site}")
-    return Author(handle=feed.title or feed.url)
+        return Author(handle=_handle(site), url=f"https://{site}")
+    return Author(handle=_handle(feed.title or safe_url(feed.url)))
+
+
+def _handle(name: str) -> str:
+    return fit_key(name) or name
 
 
 def entry_to_mention(entry: Mapping[str, Any], feed: FeedInfo, fetched_at: datetime) -> Mention:
@@ -127,7 +157,7 @@ def entry_to_mention(entry: Mapping[str, Any], feed: FeedInfo, fetched_at: datet
         created_at=created,
         author=_author(entry, url, feed),
         url=url,
-        matched_query=feed.query.label,
+        matched_query=clip(feed.query.label),
         edited_at=updated if published and updated and updated > published else None,
     )
 
@@ -136,7 +166,27 @@ def payload(entry: Mapping[str, Any]) -> str:
     """What a quarantined entry keeps: only the fields that identify it, as JSON."""
     keys = ("id", "link", "title", "published", "updated")
     keep = {key: value for key, value in entry.items() if key in keys}
-    return json.dumps(keep, ensure_ascii=False, default=str)
+    return json.dumps(keep, ensure_ascii=False, default=str, sort_keys=True)
+
+
+def seen_key(text: str) -> str:
+    """A short stable key for an entry in the cursor's seen-set (keeps the cursor small)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def read_entry(
+    entry: Mapping[str, Any], feed: FeedInfo, fetched_at: datetime
+) -> tuple[str, Mention | Quarantined]:
+    """An entry's seen key and its mention, or the quarantine record saying why it has none."""
+    try:
+        mention = entry_to_mention(entry, feed, fetched_at)
+    except (ValueError, TypeError, OverflowError) as error:  # EntryError, or what Mention refuses
+        kept = payload(entry)
+        reason = str(error).replace(feed.url, safe_url(feed.url))
+        return seen_key(f"quarantined:{kept}"), Quarantined(
+            SOURCE, reason, kept, clip(safe_url(feed.url))
+        )
+    return seen_key(mention.source_id), mention
 
 
 # -- per-feed cursor (pure) ------------------------------------------------------------------
@@ -144,13 +194,13 @@ def payload(entry: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
-    """A feed's validators for conditional GET and what of it is already stored."""
+    """A feed's validators for conditional GET and which of its entries were already taken."""
 
     etag: str | None = None
     modified: str | None = None
-    newest: float = 0.0  # epoch seconds of the newest dated entry stored
-    ids: tuple[str, ...] = ()  # ids stored at `newest`
-    undated: tuple[str, ...] = ()  # ids of stored entries that carry no date
+    # seen keys of the entries taken, oldest sighting first: newness is membership, never a
+    # date, as aggregators and back-dated posts add entries older than the newest one
+    seen: tuple[str, ...] = ()
     bad: str | None = None  # digest of a malformed document already quarantined
 
     @classmethod
@@ -158,13 +208,16 @@ class FeedState:
         """Read a feed's entry of the cursor (missing or odd entries start afresh)."""
         if not isinstance(raw, Mapping):
             return cls()
+        seen = raw.get("seen")
+        if not isinstance(seen, list):
+            # the state before the seen-set kept raw ids (at the newest time, and undated)
+            old = [*_strings(raw.get("undated")), *_strings(raw.get("ids"))]
+            seen = [seen_key(source_id) for source_id in old]
         return cls(
-            raw.get("etag"),
-            raw.get("modified"),
-            float(raw.get("newest", 0.0)),
-            tuple(raw.get("ids", ())),
-            tuple(raw.get("undated", ())),
-            raw.get("bad"),
+            _string(raw.get("etag")),
+            _string(raw.get("modified")),
+            tuple(_strings(seen)),
+            _string(raw.get("bad")),
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -172,9 +225,7 @@ class FeedState:
         state = {
             "etag": self.etag,
             "modified": self.modified,
-            "newest": self.newest,
-            "ids": list(self.ids),
-            "undated": list(self.undated),
+            "seen": list(self.seen),
             "bad": self.bad,
         }
         return {key: value for key, value in state.items() if value}
@@ -184,25 +235,26 @@ class FeedState:
         headers = {"If-None-Match": self.etag, "If-Modified-Since": self.modified}
         return {key: value for key, value in headers.items() if value}
 
-    def is_new(self, mention: Mention, dated: bool) -> bool:
-        """Whether `mention` was not stored from this feed before."""
-        if not dated:
-            return mention.source_id not in self.undated
-        stamp = mention.created_at.timestamp()
-        return stamp > self.newest or (stamp == self.newest and mention.source_id not in self.ids)
+    def is_new(self, key: str) -> bool:
+        """Whether the entry of seen key `key` was not taken from this feed before."""
+        return key not in self.seen
 
-    def advance(self, dated: Sequence[Mention], undated: Sequence[Mention]) -> FeedState:
-        """The state once `dated` and `undated` (all new) are stored."""
-        state = self
-        if dated:
-            newest = max(m.created_at.timestamp() for m in dated)
-            at_newest = [m.source_id for m in dated if m.created_at.timestamp() == newest]
-            kept = self.ids if newest == self.newest else ()
-            state = replace(state, newest=newest, ids=(*kept, *at_newest)[-MAX_IDS:])
-        if undated:
-            ids = (*self.undated, *(m.source_id for m in undated))[-MAX_IDS:]
-            state = replace(state, undated=ids)
-        return state
+    def remember(self, keys: Sequence[str]) -> FeedState:
+        """The state once the entries of a document (their seen keys) are all taken."""
+        current = dict.fromkeys(keys)
+        if all(key in self.seen for key in current):
+            return self
+        # the document's own keys go last, so trimming the oldest never forgets one of them
+        kept = [key for key in self.seen if key not in current] + list(current)
+        return replace(self, seen=tuple(kept[-max(MAX_SEEN, len(current)) :]))
+
+
+def _string(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def states_from(cursor: Cursor | None) -> dict[str, FeedState]:

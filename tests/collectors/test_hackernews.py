@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from collectors.base import RateLimitedError, SourceConfigError
 from collectors.hackernews import HackerNewsCollector, build
 from collectors.hackernews.parse import (
+    LOOKBACK_SECONDS,
+    MAX_SEEN,
     Hit,
     HitError,
     Watermark,
@@ -31,7 +34,9 @@ from tests.collectors.fakeweb import FakeWeb, Reply, Request
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hackernews"
 SEARCH = "/api/v1/search_by_date"
-EXPECTED = {"41000001", "41000002", "41000004", "41000005", "41000006"}
+# a first run takes each term's newest page: Inkwell's page 1 (41000001, 41000002) is history
+EXPECTED = {"41000004", "41000005", "41000006"}
+NOW = 1793620000.0  # the fake clock: about 1.5 hours after the newest fixture hit
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -56,8 +61,28 @@ class FakeAlgolia:
         return Reply(body=pages[number])
 
     def add_hit(self, query: str, hit: dict[str, Any]) -> None:
-        """Put `hit` at the top of the first page of `query` (the newest)."""
-        self.pages[query][0]["hits"].insert(0, hit)
+        """Put `hit` on the first page of `query`, newest first like Algolia."""
+        hits = self.pages[query][0]["hits"]
+        hits.insert(0, hit)
+        hits.sort(key=_newest_first)
+
+
+def _newest_first(hit: Any) -> int:
+    created = hit.get("created_at_i") if isinstance(hit, dict) else None
+    return -created if isinstance(created, int) else -(10**13)
+
+
+def _comment(object_id: str, created: int, text: str = "Inkwell 3 is out", **more: Any) -> Any:
+    return {
+        "_tags": ["comment"],
+        "objectID": object_id,
+        "author": "late",
+        "comment_text": text,
+        "created_at_i": created,
+        "story_id": 41000001,
+        "parent_id": 41000005,
+        **more,
+    }
 
 
 def _settings(**hackernews: Any) -> Settings:
@@ -77,7 +102,7 @@ def _web(algolia: FakeAlgolia) -> FakeWeb:
 
 
 def _builder(web: FakeWeb, sleep: Callable[[float], None], **kw: Any) -> HackerNewsCollector:
-    return build(_settings(**kw), transport=web.transport(), sleep=sleep)
+    return build(_settings(**kw), transport=web.transport(), sleep=sleep, clock=lambda: NOW)
 
 
 class TestHackerNewsContract(CollectorContract):
@@ -96,7 +121,12 @@ class TestHackerNewsContract(CollectorContract):
                 "Quillpad", {"author": "x", "comment_text": "Quillpad", "created_at_i": 1793614300}
             )
 
-        harness = Harness(web, collector, break_one_item, EXPECTED)
+        def add_item() -> str:
+            # indexed after the first run, yet older than that run's newest Inkwell hit
+            algolia.add_hit("Inkwell", _comment("41000020", 1793614050))
+            return "41000020"
+
+        harness = Harness(web, collector, break_one_item, EXPECTED, add_item=add_item)
         return harness
 
 
@@ -105,11 +135,30 @@ def algolia() -> FakeAlgolia:
     return FakeAlgolia()
 
 
-def test_pages_through_nb_pages_and_yields_oldest_first_in_covered_pages(
+def test_a_first_run_takes_the_newest_page_of_each_term_without_a_warning(
+    algolia: FakeAlgolia, caplog: pytest.LogCaptureFixture
+) -> None:
+    web = _web(algolia)
+    with caplog.at_level(logging.WARNING):
+        pages = fetch_all(_builder(web, lambda _s: None))
+    assert [(r.params["query"], r.params["page"]) for r in web.calls(SEARCH)] == [
+        ("Inkwell", "0"),
+        ("Quillpad", "0"),
+    ]
+    assert {m.source_id for m in mentions_of(pages)} == EXPECTED
+    assert caplog.records == []
+    # the history left behind (page 1, older than the page taken) stays behind on the next run
+    inkwell = watermarks_from(pages[-1].cursor)["brand:Inkwell"]
+    assert inkwell.floor == 1793613900  # the oldest hit of the page taken
+    assert mentions_of(fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)) == []
+
+
+def test_a_backlog_is_paged_through_nb_pages_and_yielded_oldest_first(
     algolia: FakeAlgolia,
 ) -> None:
     web = _web(algolia)
-    pages = fetch_all(_builder(web, lambda _s: None))
+    old = {"brand:Inkwell": Watermark(1793613000), "competitor:Quillpad": Watermark(1793613000)}
+    pages = fetch_all(_builder(web, lambda _s: None), cursor_for(old))
     inkwell_pages = [int(r.params["page"]) for r in web.calls(SEARCH) if "Inkwell" in r.url]
     assert inkwell_pages == [0, 1]
     # chunks of `limit` hits; the deleted 41000003 is skipped but still covered by the cursor
@@ -118,21 +167,29 @@ def test_pages_through_nb_pages_and_yields_oldest_first_in_covered_pages(
         ["41000004", "41000005", "41000006"],
     ]
     first = watermarks_from(pages[0].cursor)
-    assert first["brand:Inkwell"] == Watermark(1793613900, frozenset({"41000003"}))
-    assert first["competitor:Quillpad"] == Watermark()
+    assert first["brand:Inkwell"].seen == {
+        "41000001": 1793613700,
+        "41000002": 1793613800,
+        "41000003": 1793613900,
+    }
+    assert first["competitor:Quillpad"] == old["competitor:Quillpad"]
     last = watermarks_from(pages[-1].cursor)
-    assert last["competitor:Quillpad"].second == 1793614200
+    assert last["competitor:Quillpad"].floor == 1793614200 - LOOKBACK_SECONDS
 
 
-def test_item_found_by_two_terms_is_one_mention_labelled_by_its_text(
-    algolia: FakeAlgolia,
+def test_more_pages_than_the_budget_warns_and_skips_the_older_backlog(
+    algolia: FakeAlgolia, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mentions = mentions_of(fetch_all(_builder(_web(algolia), lambda _s: None)))
-    both = [m for m in mentions if m.source_id == "41000004"]
-    assert len(both) == 1
-    assert both[0].matched_query == "brand:Inkwell"
-    labels = {m.source_id: m.matched_query for m in mentions}
-    assert labels["41000006"] == "competitor:Quillpad"
+    web = _web(algolia)
+    collector = _builder(web, lambda _s: None)
+    collector.max_pages = 1
+    old = {"brand:Inkwell": Watermark(1793613000)}
+    with caplog.at_level(logging.WARNING):
+        pages = fetch_all(collector, cursor_for(old))
+    assert [r.message for r in caplog.records] == [
+        "hackernews: more than 1 pages of new hits for brand:Inkwell; older ones are skipped"
+    ]
+    assert watermarks_from(pages[-1].cursor)["brand:Inkwell"].floor == 1793613900
 
 
 def test_second_run_with_overlapping_results_yields_only_newer_hits(
@@ -140,25 +197,36 @@ def test_second_run_with_overlapping_results_yields_only_newer_hits(
 ) -> None:
     web = _web(algolia)
     pages = fetch_all(_builder(web, lambda _s: None))
-    algolia.add_hit(
-        "Inkwell",
-        {
-            "_tags": ["comment"],
-            "objectID": "41000010",
-            "author": "late",
-            "comment_text": "Inkwell 3 is out",
-            "created_at_i": 1793614900,
-            "story_id": 41000001,
-            "parent_id": 41000005,
-        },
-    )
+    algolia.add_hit("Inkwell", _comment("41000010", 1793614900))
     web.requests.clear()
     again = fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)
     assert [m.source_id for m in mentions_of(again)] == ["41000010"]
-    filters = {r.params.get("numericFilters") for r in web.calls(SEARCH)}
-    assert filters == {"created_at_i>=1793614100", "created_at_i>=1793614200"}  # per term
-    # the first page already holds hits older than the watermark: no second page is asked for
-    assert all(r.params["page"] == "0" for r in web.calls(SEARCH))
+    filters = {r.params["query"]: r.params.get("numericFilters") for r in web.calls(SEARCH)}
+    assert filters == {
+        "Inkwell": "created_at_i>=1793613900",  # the page the first run took
+        "Quillpad": f"created_at_i>={1793614200 - LOOKBACK_SECONDS}",  # the look-back window
+    }
+
+
+def test_a_page_reaching_below_the_floor_is_the_last_one_asked_for(algolia: FakeAlgolia) -> None:
+    web = _web(algolia)
+    mark = {"brand:Inkwell": Watermark(1793614050, {"41000005": 1793614100})}
+    assert mentions_of(fetch_all(_builder(web, lambda _s: None), cursor_for(mark))) != []
+    assert [r.params["page"] for r in web.calls(SEARCH) if "Inkwell" in r.url] == ["0"]
+
+
+def test_a_hit_indexed_late_inside_the_look_back_is_yielded_once(algolia: FakeAlgolia) -> None:
+    web = _web(algolia)
+    first = fetch_all(_builder(web, lambda _s: None))
+    newest = max(m.created_at.timestamp() for m in mentions_of(first))
+    late = int(newest) - LOOKBACK_SECONDS + 60  # older than the newest hit stored
+    algolia.add_hit("Quillpad", _comment("41000030", late, "Quillpad lost my notes"))
+    second = fetch_all(_builder(web, lambda _s: None), first[-1].cursor)
+    assert [m.source_id for m in mentions_of(second)] == ["41000030"]
+    third = fetch_all(_builder(web, lambda _s: None), second[-1].cursor)
+    assert mentions_of(third) == []
+    seen = watermarks_from(third[-1].cursor if third else second[-1].cursor)
+    assert "41000030" in seen["competitor:Quillpad"].seen
 
 
 def test_exclusions_drop_the_item_but_the_watermark_moves_on(algolia: FakeAlgolia) -> None:
@@ -174,7 +242,7 @@ def test_exclusions_drop_the_item_but_the_watermark_moves_on(algolia: FakeAlgoli
     )
     pages = fetch_all(_builder(_web(algolia), lambda _s: None))
     assert "41000011" not in {m.source_id for m in mentions_of(pages)}
-    assert watermarks_from(pages[-1].cursor)["brand:Inkwell"].second == 1793615000
+    assert "41000011" in watermarks_from(pages[-1].cursor)["brand:Inkwell"].seen
 
 
 def test_phrases_are_quoted_and_keywords_searched(algolia: FakeAlgolia) -> None:
@@ -264,17 +332,37 @@ def test_malformed_hits_say_why(raw: Any, reason: str) -> None:
         read_hit(raw)
 
 
-def test_watermark_filters_and_advances() -> None:
-    mark = Watermark(100, frozenset({"a"}))
+def test_watermark_filters_by_floor_and_seen_ids_and_advances() -> None:
+    mark = Watermark(100, {"a": 100})
     hits = [Hit("a", 100, {}), Hit("b", 100, {}), Hit("c", 99, {}), Hit("d", 101, {})]
     assert [h.object_id for h in hits if mark.is_new(h)] == ["b", "d"]
-    assert mark.advance([hits[1]]) == Watermark(100, frozenset({"a", "b"}))
-    assert mark.advance([hits[1], hits[3]]) == Watermark(101, frozenset({"d"}))
+    assert mark.advance([hits[1]]) == Watermark(100, {"a": 100, "b": 100})
+    later = Hit("e", 100 + LOOKBACK_SECONDS + 5, {})
+    # the floor follows the newest hit at a look-back's distance; older ids are dropped
+    assert mark.advance([hits[3], later]) == Watermark(105, {"e": later.created})
     assert mark.advance([]) is mark
+    assert Watermark().is_fresh
+    assert Watermark().is_new(hits[2])
+
+
+def test_watermark_seen_set_is_bounded() -> None:
+    hits = [Hit(str(n), 1000 + n, {}) for n in range(MAX_SEEN + 50)]
+    mark = Watermark().advance(hits)
+    assert len(mark.seen) == MAX_SEEN
+    assert mark.floor == 1050
+    assert not mark.is_new(Hit("late", 1049, {}))
+
+
+def test_watermark_reads_the_state_before_the_look_back() -> None:
+    legacy = Watermark.from_state({"t": 5, "ids": ["x"]})
+    assert legacy == Watermark(5, {"x": 5})
+    assert Watermark.from_state({"t": 0, "ids": []}).is_fresh
+    assert Watermark.from_state({"floor": "soon"}).is_fresh
+    assert Watermark.from_state(None).is_fresh
 
 
 def test_cursor_round_trip_and_params() -> None:
-    marks = {"brand:Inkwell": Watermark(5, frozenset({"x"}))}
+    marks = {"brand:Inkwell": Watermark(5, {"x": 7})}
     cursor = Cursor.from_json(cursor_for(marks).to_json())
     assert watermarks_from(cursor) == marks
     assert watermarks_from(None) == {}
@@ -293,3 +381,70 @@ def test_malformed_hit_on_a_later_run_is_quarantined_not_fatal(algolia: FakeAlgo
     assert [(q.locator, q.source) for page in again for q in page.quarantined] == [
         ("41000012", "hackernews")
     ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"author": "   "}, "invalid author"),
+        ({"author": ["x"]}, "invalid author"),
+        ({"_tags": "comment"}, "_tags that are not a list"),
+    ],
+)
+def test_a_hit_that_cannot_become_a_mention_is_quarantined_once(
+    algolia: FakeAlgolia, fields: dict[str, Any], reason: str
+) -> None:
+    web = _web(algolia)
+    algolia.add_hit("Inkwell", {**_comment("41000040", 1793614150), **fields})
+    pages = fetch_all(_builder(web, lambda _s: None))
+    assert [(q.locator, reason in q.reason) for p in pages for q in p.quarantined] == [
+        ("41000040", True)
+    ]
+    assert {m.source_id for m in mentions_of(pages)} == EXPECTED
+    again = fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)
+    assert [q for page in again for q in page.quarantined] == []
+
+
+@pytest.mark.parametrize(
+    ("created", "reason"),
+    [
+        (10**12, "no valid created_at_i"),  # passes a type check, fails datetime conversion
+        (10**20, "no valid created_at_i"),
+        (-5, "no valid created_at_i"),
+        (int(NOW) + 7 * 86400, "in the future"),  # would lift the floor past every real hit
+    ],
+)
+def test_a_hit_with_an_impossible_time_is_quarantined_and_blocks_nothing(
+    algolia: FakeAlgolia, created: int, reason: str
+) -> None:
+    web = _web(algolia)
+    algolia.add_hit("Inkwell", _comment("41000041", created))
+    pages = fetch_all(_builder(web, lambda _s: None))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert (reject.locator, reason in reject.reason) == ("41000041", True)
+    assert {m.source_id for m in mentions_of(pages)} == EXPECTED
+    algolia.add_hit("Inkwell", _comment("41000042", 1793614950))
+    again = fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)
+    assert [m.source_id for m in mentions_of(again)] == ["41000042"]
+
+
+def test_read_hit_refuses_times_a_datetime_cannot_hold() -> None:
+    with pytest.raises(HitError, match="no valid created_at_i"):
+        read_hit({"objectID": "1", "created_at_i": 10**12})
+    with pytest.raises(HitError, match="in the future"):
+        read_hit({"objectID": "1", "created_at_i": 2_000_000_000}, now=1_900_000_000)
+    assert read_hit({"objectID": "1", "created_at_i": 1_900_000_000}, now=1_900_000_000)
+
+
+def test_long_authors_and_labels_are_cut_to_the_database_columns() -> None:
+    hit = read_hit(_comment("41000050", 1793614150, author="a" * 1000))
+    mention = hit_to_mention(hit, "keyword:" + "k" * 300)
+    assert mention is not None
+    assert len(mention.author.handle) == 255
+    assert mention.author.key == mention.author.handle
+    other = hit_to_mention(read_hit(_comment("41000051", 1793614150, author="a" * 999 + "b")))
+    assert other is not None
+    assert other.author.handle != mention.author.handle  # still one identity per author
+    assert mention.matched_query is not None
+    assert len(mention.matched_query) == 255
+    assert mention.matched_query.startswith("keyword:kkk")

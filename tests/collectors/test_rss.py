@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -9,19 +10,31 @@ from typing import Any
 import feedparser
 import pytest
 
-from collectors.base import RateLimitedError, SourceConfigError
+from collectors.base import (
+    RateLimitedError,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    TransientSourceError,
+)
 from collectors.rss import RssCollector, build
 from collectors.rss.parse import (
+    MAX_SEEN,
     EntryError,
     FeedInfo,
     FeedState,
     cursor_for,
     entry_id,
     entry_to_mention,
+    read_entry,
+    safe_url,
+    seen_key,
     states_from,
     unwrap_link,
 )
-from socialcrm.mention import Cursor, Mention
+from socialcrm import pipeline
+from socialcrm.db import Database
+from socialcrm.mention import Cursor, Mention, Quarantined
 from socialcrm.settings import Settings
 from tests.collectors.contract import CollectorContract, Harness, fetch_all, mentions_of
 from tests.collectors.fakeweb import FakeWeb, Reply, Request
@@ -37,6 +50,11 @@ BLOG_IDS = {"https://blog.example/?p=812", "https://blog.example/?p=799"}
 ALERT_IDS = {f"tag:google.com,2013:googlealerts/feed:{n * 11111111111111111111}" for n in (1, 2)}
 FETCHED_AT = datetime(2026, 11, 5, 9, 30, tzinfo=UTC)
 BROKEN_ITEM = "<item><description>no id, no link, no title</description></item>"
+# dated before every entry already in the blog feed, as an aggregator or a back-dated post adds
+OLDER_ITEM = (
+    "<item><title>Inkwell, a year on</title><guid>https://blog.example/?p=700</guid>"
+    "<pubDate>Sun, 01 Nov 2026 08:00:00 +0000</pubDate><description>Still here</description></item>"
+)
 
 
 class FakeFeeds:
@@ -104,8 +122,12 @@ class TestRssContract(CollectorContract):
         def break_one_item() -> None:
             feeds.add_to_blog(BROKEN_ITEM)
 
+        def add_item() -> str:
+            feeds.add_to_blog(OLDER_ITEM)
+            return "https://blog.example/?p=700"
+
         ids = BLOG_IDS | {"tag:news.example,2026:quillpad-prices", "tag:news.example,2026:ten-apps"}
-        harness = Harness(web, collector, break_one_item, ids)
+        harness = Harness(web, collector, break_one_item, ids, add_item=add_item)
         return harness
 
 
@@ -226,6 +248,142 @@ def test_a_broken_feed_is_quarantined_once_and_other_feeds_still_run(feeds: Fake
     assert [q for page in again for q in page.quarantined] == []
 
 
+def test_an_older_dated_entry_that_appears_later_is_yielded_once(feeds: FakeFeeds) -> None:
+    web = feeds.web()
+    first = fetch_all(_build(web, [BLOG]))
+    feeds.add_to_blog(OLDER_ITEM)
+    second = fetch_all(_build(web, [BLOG]), first[-1].cursor)
+    assert [m.source_id for m in mentions_of(second)] == ["https://blog.example/?p=700"]
+    assert mentions_of(fetch_all(_build(web, [BLOG]), second[-1].cursor)) == []
+
+
+DOWN = "https://down.example/feed.xml"
+GONE = "https://blog.example/gone.xml"
+
+
+def _with_failing_feeds(feeds: FakeFeeds, down: int = 503, gone: int = 404) -> FakeWeb:
+    web = feeds.web()
+    web.route("GET", "/gone.xml", Reply(gone, b"nothing here"))
+    # the fake routes by path: the down feed shares the blog's path on another host
+    web.routes[("GET", "/feed.xml")] = _by_host(
+        {"down.example": Reply(down, b"busy")}, web.routes[("GET", "/feed.xml")]
+    )
+    return web
+
+
+def _by_host(replies: dict[str, Reply], otherwise: Any) -> Any:
+    def answer(request: Request) -> Reply:
+        host = request.url.split("/")[2]
+        return replies[host] if host in replies else otherwise(request)
+
+    return answer
+
+
+def test_one_bad_feed_neither_stops_nor_disables_the_others(feeds: FakeFeeds) -> None:
+    web = _with_failing_feeds(feeds)
+    collector = _build(web, [DOWN, GONE, NEWS, BLOG])
+    pages: list[Any] = []
+    with pytest.raises(SourceError) as caught:
+        pages.extend(collector.fetch(None))
+    assert type(caught.value) is SourceError  # not a config error: that would disable all feeds
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("rss: 2 of 4 feeds failed: feed https://down.example/feed.xml")
+    assert "feed https://blog.example/gone.xml not found (HTTP 404): fix or remove it" in message
+    assert {m.source_id for m in mentions_of(pages)} >= BLOG_IDS
+    # a failed feed keeps its (empty) state: nothing of it is recorded as taken
+    assert set(states_from(pages[-1].cursor)) == {NEWS, BLOG}
+
+
+def test_feeds_that_are_all_passing_faults_end_the_run_as_transient(feeds: FakeFeeds) -> None:
+    web = _with_failing_feeds(feeds)
+    pages: list[Any] = []
+    with pytest.raises(TransientSourceError) as caught:
+        pages.extend(_build(web, [BLOG, DOWN]).fetch(None))
+    assert "feed https://down.example/feed.xml: " in str(caught.value)
+    assert "HTTP 503" in str(caught.value)
+    assert {m.source_id for m in mentions_of(pages)} == BLOG_IDS
+
+
+def test_check_passes_when_one_feed_answers_and_fails_when_none_does(feeds: FakeFeeds) -> None:
+    web = _with_failing_feeds(feeds)
+    _build(web, [GONE, BLOG]).check()
+    with pytest.raises(SourceConfigError, match=r"feed https://blog\.example/gone\.xml not found"):
+        _build(web, [GONE]).check()
+    with pytest.raises(SourceError) as caught:
+        _build(web, [GONE, DOWN]).check()
+    assert not isinstance(caught.value, SourceConfigError)
+    assert "gone.xml" in str(caught.value)
+    assert "down.example" in str(caught.value)
+
+
+def test_every_feed_refusing_access_is_an_auth_error(feeds: FakeFeeds) -> None:
+    web = _with_failing_feeds(feeds, gone=403)
+    with pytest.raises(SourceAuthError, match=r"gone\.xml refused access \(HTTP 403\)"):
+        fetch_all(_build(web, [GONE]))
+    with pytest.raises(SourceError) as caught:
+        fetch_all(_build(web, [GONE, BLOG]))
+    assert type(caught.value) is SourceError
+
+
+def test_feed_urls_never_show_their_credentials_or_token(feeds: FakeFeeds) -> None:
+    private = "https://reader:s3cret@blog.example/gone.xml?token=abc123"
+    web = _with_failing_feeds(feeds)
+    with pytest.raises(SourceError) as caught:
+        fetch_all(_build(web, [private, BLOG]))
+    message = str(caught.value)
+    assert "feed https://***@blog.example/gone.xml?*** not found" in message
+    assert "s3cret" not in message
+    assert "abc123" not in message
+    assert safe_url("https://a:b@h.example:8443/p?q=1#f") == "https://***@h.example:8443/p?***"
+    assert safe_url(BLOG) == BLOG
+    untitled = FeedInfo("https://reader:s3cret@blog.example/f.xml?token=abc123", None)
+    assert untitled.query.label == "feed:https://***@blog.example/f.xml?***"
+
+
+def test_a_broken_private_feed_is_quarantined_under_its_masked_url(feeds: FakeFeeds) -> None:
+    private = "https://blog.example/feed.xml?key=abc123"
+    feeds.bodies[BLOG] = "<html><body><p>Maintenance<p></body>"
+    (page,) = fetch_all(_build(feeds.web(), [private]))
+    assert [q.locator for q in page.quarantined] == ["https://blog.example/feed.xml?***"]
+
+
+@pytest.mark.parametrize("date", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_an_entry_with_a_date_out_of_range_is_quarantined_once(feeds: FakeFeeds, date: str) -> None:
+    feeds.add_to_blog(
+        f"<item><title>Inkwell</title><guid>tag:x,1:odd</guid><pubDate>{date}</pubDate></item>"
+    )
+    web = feeds.web()
+    pages = fetch_all(_build(web, [BLOG]))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert "unreadable published date" in reject.reason
+    assert {m.source_id for m in mentions_of(pages)} == BLOG_IDS
+    again = fetch_all(_build(web, [BLOG]), pages[-1].cursor)
+    assert [q for page in again for q in page.quarantined] == []
+
+
+def test_a_long_author_and_feed_title_fit_their_columns(feeds: FakeFeeds) -> None:
+    authors = ", ".join(f"Author Number{n}" for n in range(70))  # an arXiv-style list
+    assert len(authors) > 1000
+    feeds.bodies[BLOG] = (
+        feeds.bodies[BLOG]
+        .replace("Ada Byron", authors)
+        .replace("Ink &amp; Paper Blog", "Ink " * 100)
+    )
+    mentions = mentions_of(fetch_all(_build(feeds.web(), [BLOG])))
+    assert {len(m.author.handle) for m in mentions} == {255}
+    assert {len(m.author.display_name or "") for m in mentions} == {255}
+    feed_label = ("feed:" + " ".join(["Ink"] * 100))[:254] + "…"
+    assert {m.matched_query for m in mentions} == {"brand:Inkwell", feed_label}
+
+
+def test_an_arxiv_style_author_list_is_stored(feeds: FakeFeeds, db: Database) -> None:
+    authors = ", ".join(f"Author Number{n}" for n in range(70))
+    feeds.bodies[BLOG] = feeds.bodies[BLOG].replace("Ada Byron", authors)
+    summary = pipeline.collect(db, _build(feeds.web(), [BLOG]))
+    assert (summary.status, summary.new) == ("ok", 2), summary.error
+
+
 # -- pure functions --------------------------------------------------------------------------
 
 
@@ -294,15 +452,43 @@ def _mention(source_id: str, hour: int) -> Mention:
     return entry_to_mention(entry, FeedInfo(BLOG, None), FETCHED_AT)
 
 
-def test_feed_state_filters_advances_and_round_trips() -> None:
-    a, b, c = _mention("tag:a,1:a", 10), _mention("tag:a,1:b", 10), _mention("tag:a,1:c", 9)
-    state = FeedState(etag='"e"').advance([a, c], [])
-    assert (state.newest, state.ids) == (a.created_at.timestamp(), ("tag:a,1:a",))
-    assert [m.source_id for m in (a, b, c) if state.is_new(m, dated=True)] == ["tag:a,1:b"]
-    state = state.advance([b], [c])
-    assert state.ids == ("tag:a,1:a", "tag:a,1:b")
-    assert not state.is_new(c, dated=False)
+def test_feed_state_decides_newness_by_seen_keys_and_round_trips() -> None:
+    a, b, c = (seen_key(f"tag:a,1:{n}") for n in "abc")
+    state = FeedState(etag='"e"').remember([a, c])
+    assert [key for key in (a, b, c) if state.is_new(key)] == [b]
+    assert state.remember([c, a]) is state  # nothing new: the cursor does not change
+    state = state.remember([b, c])
+    assert state.seen == (a, b, c)  # the document's keys last, in document order
     assert state.headers() == {"If-None-Match": '"e"'}
     cursor = Cursor.from_json(cursor_for({BLOG: state}).to_json())
     assert states_from(cursor) == {BLOG: state}
     assert states_from(None) == {}
+
+
+def test_feed_state_is_bounded_but_keeps_every_key_of_the_document() -> None:
+    old = [seen_key(f"old-{n}") for n in range(MAX_SEEN)]
+    document = [seen_key(f"doc-{n}") for n in range(MAX_SEEN + 100)]
+    state = FeedState().remember(old).remember(document)
+    assert state.seen == tuple(document)
+    state = state.remember([seen_key("next"), *document[:10]])
+    assert len(state.seen) == MAX_SEEN
+    assert not state.is_new(document[0])
+    assert not state.is_new(seen_key("next"))
+
+
+def test_feed_state_reads_the_state_before_the_seen_set() -> None:
+    legacy = FeedState.from_state({"etag": "x", "newest": 5.0, "ids": ["i"], "undated": ["u"]})
+    assert legacy == FeedState("x", None, (seen_key("u"), seen_key("i")))
+    assert FeedState.from_state({"etag": 5, "seen": "odd"}) == FeedState()
+
+
+def test_odd_dates_make_a_quarantine_record_not_a_crash() -> None:
+    huge = time.struct_time((10**10, 1, 1, 0, 0, 0, 0, 1, 0))  # OverflowError, not ValueError
+    entry = {"id": "tag:x,1:1", "title": "t", "published_parsed": huge}
+    with pytest.raises(EntryError, match="unreadable published date"):
+        entry_to_mention(entry, FeedInfo(BLOG, None), FETCHED_AT)
+    odd = {**entry, "published_parsed": "soon"}  # TypeError
+    key, item = read_entry(odd, FeedInfo(BLOG, None), FETCHED_AT)
+    assert isinstance(item, Quarantined)
+    assert item.reason.startswith("entry has an unreadable")
+    assert key == read_entry(odd, FeedInfo(BLOG, None), FETCHED_AT)[0]

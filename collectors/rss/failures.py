@@ -1,0 +1,60 @@
+"""One feed's failure does not stop the others: the run's error names every feed that failed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from collectors.base import (
+    RateLimitedError,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    TransientSourceError,
+)
+from collectors.rss.parse import SOURCE, safe_url
+
+FIX = "fix or remove it in sources.rss.feeds"
+_STATUS = re.compile(r"\(HTTP (\d{3})\)")
+# what HttpSource puts before its reason: the source and the request (path only)
+_PREFIX = re.compile(rf"^{SOURCE}: (?:[A-Z]+ /\S* )?")
+
+FeedFailure = tuple[str, SourceError]  # the feed's URL, what it failed with
+
+
+def describe(url: str, error: SourceError) -> str:
+    """What went wrong with one feed, its URL masked: `feed <url> not found (HTTP 404): ...`."""
+    where = f"feed {safe_url(url)}"
+    status = _STATUS.search(str(error))
+    code = f" (HTTP {status.group(1)})" if status else ""
+    if isinstance(error, SourceAuthError):
+        return f"{where} refused access{code}: {FIX}"
+    if isinstance(error, SourceConfigError):
+        return f"{where} not found{code}: {FIX}"
+    # the URL itself may appear in a transport error; never with its credentials or token
+    reason = _PREFIX.sub("", str(error).replace(url, safe_url(url)))
+    return f"{where}: {' '.join(reason.split())}"
+
+
+def run_error(failures: Sequence[FeedFailure], feeds: int) -> SourceError:
+    """The one error that ends a run in which `failures` happened among `feeds` feeds.
+
+    A feed that is gone or refused is for a person to fix, but it disables the source only
+    when no feed works at all: one dead feed must not silence the others.
+    """
+    errors = [error for _url, error in failures]
+    described = "; ".join(describe(url, error) for url, error in failures)
+    message = f"{SOURCE}: {described}"
+    if len(failures) > 1:
+        message = f"{SOURCE}: {len(failures)} of {feeds} feeds failed: {described}"
+    if len(failures) >= feeds and all(isinstance(e, SourceConfigError) for e in errors):
+        if all(isinstance(e, SourceAuthError) for e in errors):
+            return SourceAuthError(message)
+        return SourceConfigError(message)
+    limited = [error for error in errors if isinstance(error, RateLimitedError)]
+    if len(limited) == len(errors):
+        # the soonest a failed feed may be asked again
+        return RateLimitedError(message, min(error.retry_after for error in limited))
+    if all(isinstance(e, TransientSourceError) for e in errors):
+        return TransientSourceError(message)
+    return SourceError(message)
