@@ -140,13 +140,15 @@ class HttpSource:
 
 
 def redact(url: str) -> str:
-    """`url` without what may be a credential: the user info and the query string."""
-    parts = urlsplit(url)
-    if not parts.scheme:
-        return url.split("?", 1)[0]
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """`url` fit for a message, a log line or a locator: credentials and query string masked."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unreadable URL>"
+    netloc = ("***@" if "@" in parts.netloc else "") + host + port
+    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
 
 
 def _short(text: str) -> str:

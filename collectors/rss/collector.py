@@ -13,7 +13,7 @@ import feedparser
 import httpx
 
 from collectors.base import SourceConfigError, SourceError
-from collectors.http import HttpSource
+from collectors.http import HttpSource, redact
 from collectors.queries import Watch
 from collectors.resilience import Retrier, Sleep
 from collectors.rss.failures import FIX, FeedFailure, describe, run_error
@@ -25,7 +25,6 @@ from collectors.rss.parse import (
     cursor_for,
     plain,
     read_entry,
-    safe_url,
     states_from,
 )
 from socialcrm.mention import Cursor, Mention, Page, Quarantined, utcnow
@@ -109,7 +108,7 @@ class RssCollector:
         state = states[url]
         response = self.http.get(url, headers=state.headers())
         if response.status_code == 304:
-            log.debug("%s: %s not modified", SOURCE, safe_url(url))
+            log.debug("%s: %s not modified", SOURCE, redact(url))
             return None
         parsed = feedparser.parse(response.content, response_headers=dict(response.headers))
         validators = replace(
@@ -138,9 +137,9 @@ class RssCollector:
             return None  # this very document was quarantined on an earlier run
         states[url] = replace(state, bad=digest)
         reason = f"feed is not valid RSS/Atom: {parsed.get('bozo_exception')}"
-        log.warning("%s: %s %s", SOURCE, safe_url(url), reason)
+        log.warning("%s: %s %s", SOURCE, redact(url), reason)
         document = content[:2000].decode("utf-8", errors="replace")
-        locator = clip(safe_url(url))
+        locator = clip(redact(url))
         return Page((), cursor_for(states), (Quarantined(SOURCE, reason, document, locator),))
 
     def _entries(

@@ -12,7 +12,8 @@ from collectors.base import (
     SourceError,
     TransientSourceError,
 )
-from collectors.rss.parse import SOURCE, safe_url
+from collectors.http import redact
+from collectors.rss.parse import SOURCE
 
 FIX = "fix or remove it in sources.rss.feeds"
 _STATUS = re.compile(r"\(HTTP (\d{3})\)")
@@ -24,7 +25,7 @@ FeedFailure = tuple[str, SourceError]  # the feed's URL, what it failed with
 
 def describe(url: str, error: SourceError) -> str:
     """What went wrong with one feed, its URL masked: `feed <url> not found (HTTP 404): ...`."""
-    where = f"feed {safe_url(url)}"
+    where = f"feed {redact(url)}"
     status = _STATUS.search(str(error))
     code = f" (HTTP {status.group(1)})" if status else ""
     if isinstance(error, SourceAuthError):
@@ -32,7 +33,7 @@ def describe(url: str, error: SourceError) -> str:
     if isinstance(error, SourceConfigError):
         return f"{where} not found{code}: {FIX}"
     # the URL itself may appear in a transport error; never with its credentials or token
-    reason = _PREFIX.sub("", str(error).replace(url, safe_url(url)))
+    reason = _PREFIX.sub("", str(error).replace(url, redact(url)))
     return f"{where}: {' '.join(reason.split())}"
 
 

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
+from collectors.http import redact
 from collectors.queries import Query, QueryKind
 from collectors.text import html_to_text
 from socialcrm.mention import MAX_KEY, Author, Cursor, Mention, Quarantined, fit, fit_key
@@ -27,18 +28,6 @@ DATE_ERRORS = (TypeError, ValueError, OverflowError, OSError)
 
 class EntryError(ValueError):
     """An entry that cannot become a mention; the message is the quarantine reason."""
-
-
-def safe_url(url: str) -> str:
-    """`url` fit for a message or a locator: credentials and the query string masked."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unreadable feed URL>"
-    netloc = ("***@" if "@" in parts.netloc else "") + host + port
-    return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
 
 
 def clip(text: str) -> str:
@@ -112,7 +101,7 @@ class FeedInfo:
     @property
     def query(self) -> Query:
         """`feed:<title or url>`, the matched query of entries that name no watched term."""
-        return Query(QueryKind.FEED, self.title or safe_url(self.url))
+        return Query(QueryKind.FEED, self.title or redact(self.url))
 
 
 def _author(entry: Mapping[str, Any], link: str | None, feed: FeedInfo) -> Author:
@@ -126,7 +115,7 @@ def _author(entry: Mapping[str, Any], link: str | None, feed: FeedInfo) -> Autho
         return Author(handle=_handle(name), display_name=clip(name), url=href)
     if site:
         return Author(handle=_handle(site), url=f"https://{site}")
-    return Author(handle=_handle(feed.title or safe_url(feed.url)))
+    return Author(handle=_handle(feed.title or redact(feed.url)))
 
 
 def _handle(name: str) -> str:
@@ -182,9 +171,9 @@ def read_entry(
         mention = entry_to_mention(entry, feed, fetched_at)
     except (ValueError, TypeError, OverflowError) as error:  # EntryError, or what Mention refuses
         kept = payload(entry)
-        reason = str(error).replace(feed.url, safe_url(feed.url))
+        reason = str(error).replace(feed.url, redact(feed.url))
         return seen_key(f"quarantined:{kept}"), Quarantined(
-            SOURCE, reason, kept, clip(safe_url(feed.url))
+            SOURCE, reason, kept, clip(redact(feed.url))
         )
     return seen_key(mention.source_id), mention
 

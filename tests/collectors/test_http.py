@@ -125,7 +125,8 @@ def test_errors_never_show_credentials_in_urls() -> None:
     with pytest.raises(TransientSourceError) as caught:
         client.get("https://reader:s3cret@feeds.example:8443/private.xml?token=abc123")
     message = str(caught.value)
-    assert "https://feeds.example:8443/private.xml" in message
+    assert "https://***@feeds.example:8443/private.xml?***" in message
     assert "s3cret" not in message
     assert "abc123" not in message
-    assert redact("/search?api_key=k") == "/search"
+    assert redact("/search?api_key=k") == "/search?***"
+    assert redact("https://feeds.example/blog.xml") == "https://feeds.example/blog.xml"

@@ -17,6 +17,7 @@ from collectors.base import (
     SourceError,
     TransientSourceError,
 )
+from collectors.http import redact
 from collectors.rss import RssCollector, build
 from collectors.rss.parse import (
     MAX_SEEN,
@@ -27,7 +28,6 @@ from collectors.rss.parse import (
     entry_id,
     entry_to_mention,
     read_entry,
-    safe_url,
     seen_key,
     states_from,
     unwrap_link,
@@ -335,8 +335,8 @@ def test_feed_urls_never_show_their_credentials_or_token(feeds: FakeFeeds) -> No
     assert "feed https://***@blog.example/gone.xml?*** not found" in message
     assert "s3cret" not in message
     assert "abc123" not in message
-    assert safe_url("https://a:b@h.example:8443/p?q=1#f") == "https://***@h.example:8443/p?***"
-    assert safe_url(BLOG) == BLOG
+    assert redact("https://a:b@h.example:8443/p?q=1#f") == "https://***@h.example:8443/p?***"
+    assert redact(BLOG) == BLOG
     untitled = FeedInfo("https://reader:s3cret@blog.example/f.xml?token=abc123", None)
     assert untitled.query.label == "feed:https://***@blog.example/f.xml?***"
 
