@@ -1,4 +1,4 @@
-"""Reddit through praw: searches, watched subreddits and inbox mentions; replies as the account."""
+"""Reddit through praw: searches, watched subreddits and the account's inbox; replies as it."""
 
 from __future__ import annotations
 

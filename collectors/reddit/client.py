@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
 
 import praw
 import requests
@@ -31,6 +32,11 @@ T = TypeVar("T")
 SOURCE = "reddit"
 # when Reddit sends a 429 without saying how long to wait: its window is 10 minutes, wait one
 DEFAULT_RETRY_AFTER = 60.0
+# prawcore's retries of a request that failed with a 5xx or a connection error (3 attempts)
+PRAWCORE_RETRIES = FiniteRetryStrategy.DEFAULT_RETRIES
+# "you are doing that too much. try again in 9 minutes." / "...for 33 seconds before..."
+_RATELIMIT_WAIT = re.compile(r"(\d+)\s*(millisecond|second|minute|hour)", re.IGNORECASE)
+_UNIT_SECONDS = {"millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,10 @@ class RedditConfig:
 
     user_agent: str
     client_id: str | None
-    client_secret: str | None
+    # secrets stay out of repr, so that logging or a traceback of a config never shows them
+    client_secret: str | None = field(repr=False)
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     def require_app(self) -> None:
         """Raise `SourceConfigError` naming the variables when the app credentials are missing."""
@@ -61,9 +68,15 @@ class RedditConfig:
 
 
 def make_reddit(
-    config: RedditConfig, session: requests.Session | None = None, sleep: Sleep = time.sleep
+    config: RedditConfig,
+    session: requests.Session | None = None,
+    sleep: Sleep = time.sleep,
+    retries: int = PRAWCORE_RETRIES,
 ) -> praw.Reddit:
-    """A praw client (read-only without an account); `session` and `sleep` are for tests."""
+    """A praw client (read-only without an account); `session` and `sleep` are for tests.
+
+    `retries` is how often prawcore repeats a request after a 5xx or a connection error.
+    """
     config.require_app()
     account: dict[str, Any] = (
         {"username": config.username, "password": config.password}
@@ -77,25 +90,34 @@ def make_reddit(
         check_for_updates=False,
         check_for_async=False,
         requestor_kwargs={"session": session} if session is not None else None,
+        # praw would wait out a short RATELIMIT itself, with time.sleep: never; map_error
+        # makes it a RateLimitedError and the one Retrier waits
+        ratelimit_seconds=-1,
         **account,
     )
-    _pace_with(reddit, sleep)
+    _pace_with(reddit, sleep, retries)
     return reddit
 
 
-def _pace_with(reddit: praw.Reddit, sleep: Sleep) -> None:
+def _pace_with(reddit: praw.Reddit, sleep: Sleep, retries: int) -> None:
     # prawcore paces and retries with time.sleep; route both through our sleep so that the
     # scheduler's (and the tests') clock is the one that waits. Private attributes, praw 8.
-    strategy = _strategy_with(sleep)
+    strategy = _strategy_with(sleep, retries)
     for core in (reddit._read_only_core, reddit._authorized_core):
         if core is not None:
             core._retry_strategy_class = strategy
             core._rate_limiter = _SleepingRateLimiter(core._rate_limiter.window_size, sleep)
 
 
-def _strategy_with(sleep: Sleep) -> type[FiniteRetryStrategy]:
+def _strategy_with(sleep: Sleep, retries: int) -> type[FiniteRetryStrategy]:
+    allowed = retries
+
     @dataclass(frozen=True)
     class _Strategy(FiniteRetryStrategy):
+        # prawcore sleeps before a retry when fewer than DEFAULT_RETRIES are left: both move
+        DEFAULT_RETRIES: ClassVar[int] = allowed
+        retries: int = allowed
+
         def sleep(self) -> None:
             if (seconds := self._sleep_seconds()) is not None:
                 sleep(seconds)
@@ -150,7 +172,27 @@ def map_error(error: Exception, subreddit: str | None = None) -> SourceError | N
         return TransientSourceError(f"reddit unreachable: {error.original_exception!r}")
     if isinstance(error, pce.ResponseException):
         return _map_status(error)
+    if isinstance(error, RedditAPIException):
+        return _map_api_error(error)
     return None
+
+
+def _map_api_error(error: RedditAPIException) -> SourceError | None:
+    for item in error.items:
+        if item.error_type == "RATELIMIT":
+            wait = ratelimit_seconds(item.message or "")
+            return RateLimitedError(
+                f"reddit: rate limited (RATELIMIT, retry in {wait:.0f} s)", wait
+            )
+    return None
+
+
+def ratelimit_seconds(message: str) -> float:
+    """The wait a RATELIMIT message asks for ("try again in 9 minutes"), or the default."""
+    found = _RATELIMIT_WAIT.search(message)
+    if found is None:
+        return DEFAULT_RETRY_AFTER
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()]
 
 
 def _map_status(error: pce.ResponseException) -> SourceError | None:
@@ -181,27 +223,36 @@ class Calls:
     """Runs one praw call (a listing page, a post) through the one retry layer it needs."""
 
     retrier: Retrier
+    prawcore_retries: bool = True  # whether the praw client was built to retry (make_reddit)
 
     def call(self, fn: Callable[[], T], subreddit: str | None = None) -> T:
         """`fn()`; 429s waited, transient faults retried unless prawcore already did."""
         try:
-            return self.retrier.call(lambda: _mapped(fn, subreddit))
+            return self.retrier.call(lambda: self._mapped(fn, subreddit))
         except _AlreadyRetriedError as carried:
             raise carried.error from carried.__cause__
 
-
-def _mapped(fn: Callable[[], T], subreddit: str | None) -> T:
-    try:
-        return fn()
-    except (pce.PrawcoreException, RedditAPIException) as error:
-        mapped = map_error(error, subreddit)
-        if mapped is None:
-            raise
-        if isinstance(mapped, TransientSourceError) and retried_by_prawcore(error):
-            raise _AlreadyRetriedError(mapped) from error
-        raise mapped from error
+    def _mapped(self, fn: Callable[[], T], subreddit: str | None) -> T:
+        try:
+            return fn()
+        except (pce.PrawcoreException, RedditAPIException) as error:
+            mapped = map_error(error, subreddit)
+            if mapped is None:
+                raise
+            if (
+                isinstance(mapped, TransientSourceError)
+                and self.prawcore_retries
+                and retried_by_prawcore(error)
+            ):
+                raise _AlreadyRetriedError(mapped) from error
+            raise mapped from error
 
 
 def new_calls(sleep: Sleep = time.sleep) -> Calls:
     """The retry layer for Reddit calls, sleeping with `sleep`."""
     return Calls(Retrier(SOURCE, sleep=sleep))
+
+
+def single_attempt_calls(sleep: Sleep = time.sleep) -> Calls:
+    """For a praw client built with `retries=0`: 429s waited out, nothing else retried."""
+    return Calls(Retrier(SOURCE, sleep=sleep, retry_transient=False), prawcore_retries=False)

@@ -1,4 +1,4 @@
-"""RedditCollector: searches, watched subreddits and inbox mentions, one page per stream."""
+"""RedditCollector: searches, watched subreddits and the account's inbox, one page per stream."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from collectors.reddit.cursor import (
     StreamState,
     advance,
     is_behind,
+    is_reached,
+    merged,
     read_states,
     select_new,
     write_states,
@@ -30,16 +32,22 @@ log = logging.getLogger(__name__)
 
 SEARCH_LOOKBACK = 2 * 86_400.0  # Reddit's search index can lag by hours; look back two days
 LISTING_LOOKBACK = 3_600.0  # items approved by moderators appear late in /new and /comments
-MENTIONS = Query(QueryKind.ACCOUNT, "mentions")
-REPLIES = Query(QueryKind.ACCOUNT, "replies")
-MESSAGES = Query(QueryKind.ACCOUNT, "messages")
-# the account's inbox: username mentions, replies to its comments and posts, private messages
-INBOX_STREAMS = (
-    ("mentions", MENTIONS),
-    ("comment_replies", REPLIES),
-    ("submission_replies", REPLIES),
-    ("messages", MESSAGES),
-)
+PAGE_SIZE = 100  # Reddit serves at most 100 items per request
+# after downtime a listing is paged down to the watermark, but no further than this: Reddit's
+# own listings end at about 1000 items
+MAX_ITEMS = 1000
+# praw's Inbox listing of each inbox stream kind. "inbox" (/message/inbox) holds mentions,
+# replies and every private message (follow-ups too) in one flat, newest-first listing, so
+# the collector reads only that; the single kinds read recordings of them
+INBOX_LISTINGS = {
+    "inbox": "all",
+    "mentions": "mentions",
+    "comment_replies": "comment_replies",
+    "submission_replies": "submission_replies",
+    "messages": "messages",
+}
+# the streams the inbox was read as before it became one: their state seeds the one stream
+OLD_INBOX_KEYS = ("mentions", "comment_replies", "submission_replies", "messages")
 
 
 @dataclass(frozen=True)
@@ -47,10 +55,15 @@ class Stream:
     """One listing the collector reads each run, with its own cursor entry."""
 
     key: str
-    kind: str  # "search", "new", "comments", or an inbox listing (see INBOX_STREAMS)
-    found_by: Query
+    kind: str  # "search", "new", "comments", or an inbox listing (see INBOX_LISTINGS)
+    found_by: Query | None  # None for the inbox: each item says what it is to the account
     subreddit: str | None = None
     query: str | None = None
+
+    @property
+    def is_inbox(self) -> bool:
+        """Whether this reads the account's inbox (and so needs the account)."""
+        return self.kind in INBOX_LISTINGS
 
     @property
     def lookback(self) -> float:
@@ -78,7 +91,7 @@ def plan_streams(
         streams.append(Stream(f"new:{sub}", "new", found_by, sub))
         streams.append(Stream(f"comments:{sub}", "comments", found_by, sub))
     if inbox:
-        streams += [Stream(kind, kind, found_by) for kind, found_by in INBOX_STREAMS]
+        streams.append(Stream("inbox", "inbox", None))
     return streams
 
 
@@ -128,7 +141,7 @@ class RedditCollector:
 
     def _require_config(self) -> None:
         self.config.require_app()
-        if any(stream.kind in dict(INBOX_STREAMS) for stream in self.streams):
+        if any(stream.is_inbox for stream in self.streams):
             self.config.require_account("sources.reddit.inbox")
 
     def check(self) -> None:
@@ -142,8 +155,8 @@ class RedditCollector:
     def fetch(self, cursor: Cursor | None) -> Iterator[Page]:
         """One page per stream; its cursor holds every stream's state up to that one."""
         self._require_config()
-        states = read_states(cursor)
-        states = {stream.key: states.get(stream.key, StreamState()) for stream in self.streams}
+        stored = read_states(cursor)
+        states = {stream.key: _initial_state(stream, stored) for stream in self.streams}
         emitted: set[str] = set()
         for stream in self.streams:
             items = self._read(stream, states[stream.key])
@@ -158,24 +171,46 @@ class RedditCollector:
             yield Page(tuple(mentions), write_states(states), tuple(rejects))
 
     def _read(self, stream: Stream, state: StreamState) -> list[dict[str, Any]]:
-        listing = iter(self._listing(stream))
+        """The listing newest first, paged down to the last run's position (or the cap)."""
+        # a stream with no watermark has no gap to fill: one page is its start
+        cap = max(self.limit, MAX_ITEMS) if state.newest else self.limit
+        listing = iter(self._listing(stream, cap))
         items: list[dict[str, Any]] = []
+        read, reached = 0, not state.newest
         while (thing := self.calls.call(lambda: next(listing, None), stream.subreddit)) is not None:
-            item = parse.to_plain(thing)
-            items.append(item)
-            if is_behind(item, state, stream.lookback):
-                break  # newest first: everything after this is older still
+            read += 1
+            group = parse.flatten(thing)  # a message thread: its root and its follow-ups
+            items += group
+            if all(is_behind(item, state, stream.lookback) for item in group):
+                return items  # newest first: everything after this is older still
+            reached = reached or all(is_reached(item, state) for item in group)
+            # past the last run's position the next page would hold only the lookback's
+            # late arrivals: not worth a request each run (the current page's are kept)
+            if reached and read % self._page_size == 0:
+                return items
+        if read and not reached:  # an empty listing has skipped nothing
+            log.warning(
+                "reddit: %s ended after %d items above the last run's newest item; "
+                "items between them may have been missed",
+                stream.key,
+                read,
+            )
         return items
 
-    def _listing(self, stream: Stream) -> Any:
-        if stream.kind in dict(INBOX_STREAMS):
-            return getattr(self.reddit.inbox, stream.kind)(limit=self.limit)
+    @property
+    def _page_size(self) -> int:
+        return min(self.limit, PAGE_SIZE)
+
+    def _listing(self, stream: Stream, cap: int) -> Any:
+        paging: dict[str, Any] = {"limit": cap, "request_limit": self._page_size}
+        if stream.is_inbox:
+            return getattr(self.reddit.inbox, INBOX_LISTINGS[stream.kind])(**paging)
         subreddit = self.reddit.subreddit(stream.subreddit or "all")
         if stream.kind == "search":
-            return subreddit.search(stream.query or "", sort="new", limit=self.limit)
+            return subreddit.search(stream.query or "", sort="new", **paging)
         if stream.kind == "new":
-            return subreddit.new(limit=self.limit)
-        return subreddit.comments(limit=self.limit)
+            return subreddit.new(**paging)
+        return subreddit.comments(**paging)
 
     def _parse(
         self, stream: Stream, items: list[Mapping[str, Any]]
@@ -185,9 +220,10 @@ class RedditCollector:
         for item in items:
             if self._is_own(item):
                 continue  # the account's own posts and sent messages are not mentions
+            found_by = stream.found_by or parse.inbox_query(item)
             try:
-                mention = parse.parse_item(item, stream.found_by, self.watch)
-            except ValueError as error:
+                mention = parse.parse_item(item, found_by, self.watch)
+            except (ValueError, TypeError, OverflowError) as error:
                 locator = f"{stream.key}:{item.get('name', '?')}"
                 rejects.append(Quarantined(self.name, str(error), parse.payload(item), locator))
                 continue
@@ -206,6 +242,15 @@ class RedditCollector:
         path = f"comments/{mention.thread_id[3:]}/_/{mention.source_id[3:]}"
         listings = self.calls.call(lambda: self.reddit.get(path, params={"context": 100}))
         return thread_context(listings, mention.source_id)
+
+
+def _initial_state(stream: Stream, stored: Mapping[str, StreamState]) -> StreamState:
+    """The stream's stored state; the one inbox stream takes over the old per-kind ones."""
+    if stream.key in stored:
+        return stored[stream.key]
+    if stream.kind == "inbox":
+        return merged([stored[key] for key in OLD_INBOX_KEYS if key in stored])
+    return StreamState()
 
 
 def thread_context(listings: Any, fullname: str) -> ThreadContext:
@@ -228,7 +273,7 @@ def thread_context(listings: Any, fullname: str) -> ThreadContext:
 
 def _context_item(thing: Any) -> Mention | None:
     try:
-        return parse.parse_item(parse.to_plain(thing), MENTIONS, None)
-    except ValueError:
+        return parse.parse_item(parse.to_plain(thing), parse.MENTIONS, None)
+    except (ValueError, TypeError, OverflowError):
         log.debug("reddit: a thread item could not be read", exc_info=True)
         return None

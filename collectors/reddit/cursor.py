@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from collectors.reddit.parse import is_epoch
 from socialcrm.mention import Cursor
 
 
@@ -45,15 +46,21 @@ class StreamState:
 
 def _created(item: Mapping[str, Any]) -> float | None:
     value = item.get("created_utc")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+    # an impossible time (year 10000, NaN) must not become the watermark: it would hide
+    # every later item behind it forever
+    return float(value) if is_epoch(value) else None
 
 
 def is_behind(item: Mapping[str, Any], state: StreamState, lookback: float) -> bool:
     """Whether `item` is older than the stream's floor (a newest-first listing can stop)."""
     created = _created(item)
     return created is not None and created < state.floor(lookback)
+
+
+def is_reached(item: Mapping[str, Any], state: StreamState) -> bool:
+    """Whether `item` is no newer than the stream's watermark (the last run's position)."""
+    created = _created(item)
+    return created is not None and created <= state.newest
 
 
 def select_new(
@@ -76,6 +83,12 @@ def advance(state: StreamState, items: Sequence[Mapping[str, Any]], keep: int) -
     undated = [item for item in items if _created(item) is None]
     names = [str(item["name"]) for item in [*undated, *ordered] if item.get("name")]
     return StreamState(newest, tuple(dict.fromkeys([*names, *state.seen]))[:keep])
+
+
+def merged(states: Sequence[StreamState]) -> StreamState:
+    """One state covering several (streams that became one): newest watermark, every seen id."""
+    newest = max((state.newest for state in states), default=0.0)
+    return StreamState(newest, tuple(dict.fromkeys(n for state in states for n in state.seen)))
 
 
 def read_states(cursor: Cursor | None) -> dict[str, StreamState]:

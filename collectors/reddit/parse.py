@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
-from collectors.queries import Query, Watch
+from collectors.queries import Query, QueryKind, Watch
 from socialcrm.mention import Author, Mention
 
 SOURCE = "reddit"
 SITE = "https://www.reddit.com"
+MENTIONS = Query(QueryKind.ACCOUNT, "mentions")
+REPLIES = Query(QueryKind.ACCOUNT, "replies")
+MESSAGES = Query(QueryKind.ACCOUNT, "messages")
+# the largest epoch seconds a datetime can hold (9999-12-31); beyond it is not a time
+MAX_EPOCH = 253_402_300_799.0
 # what a mention, its reply or its thread needs; everything else Reddit sends is left behind
 FIELDS = (
     "name",
@@ -32,6 +37,9 @@ FIELDS = (
     "removed_by_category",
     "subject",
     "first_message_name",
+    "dest",
+    "type",
+    "was_comment",
 )
 GONE = ("[deleted]", "[removed]")
 
@@ -48,6 +56,37 @@ def to_plain(thing: Any) -> dict[str, Any]:
     if isinstance(originals, list) and originals and isinstance(originals[0], Mapping):
         plain["crosspost_original"] = to_plain(originals[0])
     return plain
+
+
+def flatten(thing: Any) -> list[dict[str, Any]]:
+    """A listing entry as plain items: a private message thread gives its root and every reply.
+
+    `/message/messages` nests a conversation's follow-ups in the root's `replies` (a list of
+    praw Messages, or a raw Listing), and sorts threads by their latest message.
+    """
+    plain = to_plain(thing)
+    if not str(plain.get("name", "")).startswith("t4_"):
+        return [plain]
+    data = vars(thing) if not isinstance(thing, Mapping) else thing
+    return [plain, *(to_plain(reply) for reply in _nested(data.get("replies")))]
+
+
+def _nested(replies: Any) -> list[Any]:
+    if isinstance(replies, list):
+        return replies
+    if isinstance(replies, Mapping):
+        children = (replies.get("data") or {}).get("children") or []
+        return [child.get("data", {}) for child in children if isinstance(child, Mapping)]
+    return []
+
+
+def inbox_query(data: Mapping[str, Any]) -> Query:
+    """What an inbox item is to the account: a private message, a mention, or a reply."""
+    if str(data.get("name", "")).startswith("t4_"):
+        return MESSAGES
+    if data.get("type") == "username_mention" or data.get("subject") == "username mention":
+        return MENTIONS
+    return REPLIES
 
 
 def _plain_value(value: Any) -> Any:
@@ -72,18 +111,23 @@ def is_gone(data: Mapping[str, Any]) -> bool:
     return any(data.get(key) in GONE for key in ("body", "selftext"))
 
 
+def is_epoch(value: Any) -> TypeGuard[int | float]:
+    """Whether `value` is epoch seconds a datetime can hold (not a bool, NaN or year 10000)."""
+    return (
+        not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value <= MAX_EPOCH
+    )
+
+
 def created_at(value: Any) -> datetime:
     """`created_utc` (epoch seconds) as a UTC datetime."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if not is_epoch(value):
         raise ItemError(f"created_utc {value!r} is not epoch seconds")
     return datetime.fromtimestamp(value, UTC)
 
 
 def edited_at(value: Any) -> datetime | None:
     """`edited` is False or the epoch seconds of the last edit (old items may say True)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return datetime.fromtimestamp(value, UTC)
+    return datetime.fromtimestamp(value, UTC) if is_epoch(value) else None
 
 
 def _required(data: Mapping[str, Any], key: str) -> str:

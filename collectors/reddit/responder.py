@@ -12,9 +12,15 @@ from praw.exceptions import RedditAPIException
 from praw.models import Message
 from prawcore import exceptions as pce
 
-from collectors.base import PostedReply, TargetGoneError, TransientSourceError
+from collectors.base import (
+    PostedReply,
+    RateLimitedError,
+    SourceError,
+    TargetGoneError,
+    TransientSourceError,
+)
 from collectors.reddit import parse
-from collectors.reddit.client import Calls, RedditConfig, make_reddit, new_calls
+from collectors.reddit.client import Calls, RedditConfig, make_reddit, single_attempt_calls
 from collectors.resilience import Sleep
 from socialcrm.mention import Mention
 
@@ -40,11 +46,23 @@ def find_posted(comments: list[dict[str, Any]], parent: str, text: str) -> Poste
     return None
 
 
+def refused(parent: str, error: RedditAPIException) -> SourceError:
+    """The taxonomy's error for Reddit refusing a reply (locked thread, deleted parent, ...)."""
+    types = {item.error_type for item in error.items}
+    if types & GONE_ERRORS:
+        return TargetGoneError(f"reddit: {parent} is deleted or archived")
+    first = error.items[0] if error.items else None
+    said = f"{first.error_type}: {first.message or ''}" if first else str(error)
+    return SourceError(f"reddit refused the reply to {parent}: {' '.join(said.split())}")
+
+
 class RedditResponder:
     """Posts a reply as the configured account.
 
     Reddit takes no idempotency key, so before posting we look through the account's newest
-    comments for one with the same parent and the same text (one listing request).
+    comments for one with the same parent and the same text (one listing request). The post
+    itself is tried once: Reddit often creates a comment while answering 502/504 or timing
+    out, so a retry belongs to the caller, after a fresh look at that history.
     """
 
     def __init__(
@@ -56,7 +74,8 @@ class RedditResponder:
         self.config = config
         self.session = session
         self.sleep = sleep
-        self.calls: Calls = new_calls(sleep)
+        # 429s and RATELIMIT are waited out (nothing was created); other faults go up
+        self.calls: Calls = single_attempt_calls(sleep)
         self._reddit: praw.Reddit | None = None
 
     @property
@@ -69,7 +88,8 @@ class RedditResponder:
         """The praw client acting as the account, built on first use."""
         if self._reddit is None:
             self.config.require_account("replying on reddit")
-            self._reddit = make_reddit(self.config, self.session, self.sleep)
+            # no prawcore retries either: a retried POST can post the reply twice
+            self._reddit = make_reddit(self.config, self.session, self.sleep, retries=0)
         return self._reddit
 
     def post(self, mention: Mention, text: str, idempotency_key: str) -> PostedReply:
@@ -78,20 +98,28 @@ class RedditResponder:
         if (posted := self._already_posted(parent, text)) is not None:
             log.info("reddit: reply %s for key %s already posted", posted.reply_id, idempotency_key)
             return posted
-        target = self._target(parent)
-        try:
-            reply = self.calls.call(lambda: target.reply(text))
-        except RedditAPIException as error:
-            if any(item.error_type in GONE_ERRORS for item in error.items):
-                raise TargetGoneError(f"reddit: {parent} is deleted or archived") from error
-            raise
-        except pce.NotFound as error:
-            raise TargetGoneError(f"reddit: {parent} no longer exists") from error
+        reply = self._reply(parent, text)
         if reply is None:
             # Reddit created it but did not say so (quarantined subreddits): find it next time
             raise TransientSourceError(f"reddit: reply to {parent} not confirmed; will look again")
         name = str(reply.fullname)
         return PostedReply(name, parse.permalink_url(parse.to_plain(reply), name))
+
+    def _reply(self, parent: str, text: str) -> Any:
+        target = self._target(parent)
+        try:
+            return self.calls.call(lambda: target.reply(text))
+        except RedditAPIException as error:
+            raise refused(parent, error) from error
+        except pce.NotFound as error:
+            raise TargetGoneError(f"reddit: {parent} no longer exists") from error
+        except RateLimitedError:
+            raise  # refused before anything was created: the wait is all there is to it
+        except TransientSourceError as error:
+            raise TransientSourceError(
+                f"reddit: reply to {parent} not confirmed ({error}); "
+                "the next attempt looks for it before posting"
+            ) from error
 
     def _target(self, fullname: str) -> Any:
         kind, _, short = fullname.partition("_")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from pydantic import SecretStr
 from collectors.base import SourceConfigError, TransientSourceError
 from collectors.queries import Query, QueryKind, Watch
 from collectors.reddit import RedditCollector, RedditConfig, build, plan_streams
-from collectors.reddit.collector import search_query
+from collectors.reddit.collector import Stream, search_query
+from collectors.reddit.cursor import StreamState, write_states
 from socialcrm.mention import Cursor
 from socialcrm.settings import (
     RedditSourceSettings,
@@ -30,13 +32,31 @@ WATCH = Watch.from_settings(
     WatchSettings(brand=["Inkwell"], competitors=["Quillpad"], exclude=["giveaway"]), None
 )
 CONFIG = RedditConfig("socialcrm-test/1", "client-id", "client-secret", "inkwell_team", "pw")
-EXPECTED = {"t3_aaa01", "t3_bbb01", "t1_ccc01", "t1_ddd01", "t1_fff01", "t4_ggg01"}
+EXPECTED = {"t3_aaa01", "t3_bbb01", "t1_ccc01", "t1_ddd01", "t1_fff01", "t4_ggg01", "t4_ggg03"}
 EMPTY: dict[str, Any] = {"kind": "Listing", "data": {"after": None, "children": []}}
 
 
 def fixture(name: str) -> Any:
     """A fixture listing written for these tests."""
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def paged(listing: dict[str, Any], request: Request) -> Reply:
+    """One page of `listing` as Reddit serves it: `limit` items after `after`, and the next."""
+    children = listing["data"]["children"]
+    names = [child["data"]["name"] for child in children]
+    start = names.index(request.params["after"]) + 1 if "after" in request.params else 0
+    page = children[start : start + int(request.params.get("limit", "100"))]
+    more = start + len(page) < len(children)
+    after = page[-1]["data"]["name"] if page and more else None
+    return Reply(body={"kind": "Listing", "data": {"after": after, "children": page}})
+
+
+def comment(short: str, created: float, body: str = "Quillpad vs Inkwell?") -> dict[str, Any]:
+    """A comment in r/inkwell."""
+    data = {"id": short, "name": f"t1_{short}", "author": "zed", "created_utc": created}
+    data.update(body=body, link_id="t3_bbb01", parent_id="t3_bbb01", subreddit="inkwell")
+    return {"kind": "t1", "data": data}
 
 
 class FakeReddit:
@@ -49,11 +69,8 @@ class FakeReddit:
         self.web.route("GET", "/api/v1/me", fixture("me.json"))
         self.web.route("GET", "/r/all/search/", self._search)
         self.web.route("GET", "/r/inkwell/new", fixture("new.json"))
-        self.web.route("GET", "/r/inkwell/comments/", lambda _r: Reply(body=self.comments))
-        self.web.route("GET", "/message/mentions", fixture("mentions.json"))
-        self.web.route("GET", "/message/comments/", fixture("replies.json"))
-        self.web.route("GET", "/message/selfreply/", EMPTY)
-        self.web.route("GET", "/message/messages/", fixture("messages.json"))
+        self.web.route("GET", "/r/inkwell/comments/", lambda r: paged(self.comments, r))
+        self.web.route("GET", "/message/inbox/", fixture("inbox.json"))
 
     def _search(self, request: Request) -> Reply:
         assert request.params["sort"] == "new"
@@ -63,6 +80,11 @@ class FakeReddit:
         bad = {"kind": "t1", "data": {"id": "bad01", "name": "t1_bad01", "author": "x"}}
         bad["data"].update(body="Inkwell crashed", link_id="t3_bbb01", parent_id="t3_bbb01")
         self.comments["data"]["children"].insert(0, bad)
+
+    def add_comment(self) -> str:
+        """A newer comment in r/inkwell, as one posted between two runs."""
+        self.comments["data"]["children"].insert(0, comment("ccc09", 1793615000.0))
+        return "t1_ccc09"
 
     def collector(self, sleep: Any, config: RedditConfig = CONFIG) -> RedditCollector:
         streams = plan_streams(WATCH, ["all"], ["inkwell"], inbox=True)
@@ -85,6 +107,7 @@ class TestRedditContract(CollectorContract):
             fake.break_one_item,
             EXPECTED,
             build_without_credentials=lambda: fake.collector(harness.sleep, no_credentials),
+            add_item=fake.add_comment,
         )
         return harness
 
@@ -129,7 +152,7 @@ def test_mentions_carry_what_the_fixtures_say(fake: FakeReddit) -> None:
 
 def test_replies_and_private_messages_to_the_account_are_collected(fake: FakeReddit) -> None:
     found = _by_id(fake.collector(lambda _s: None))
-    reply, message = found["t1_fff01"], found["t4_ggg01"]
+    reply, message, follow_up = found["t1_fff01"], found["t4_ggg01"], found["t4_ggg03"]
     assert (reply.matched_query, reply.parent_id, reply.thread_id) == (
         "account:replies",
         "t1_zzz01",
@@ -139,31 +162,162 @@ def test_replies_and_private_messages_to_the_account_are_collected(fake: FakeRed
     assert message.text == "sync lost my notes\n\nAfter the update Inkwell sync lost two notes."
     assert (message.author.handle, message.thread_id) == ("pat_r", "t4_ggg01")
     assert message.url == "https://www.reddit.com/message/messages/ggg01"
-    assert "t4_ggg02" not in found  # sent by the account itself
+    # a customer's follow-up in the conversation is a mention of its own, in the same thread
+    assert (follow_up.author.handle, follow_up.thread_id, follow_up.parent_id) == (
+        "pat_r",
+        "t4_ggg01",
+        "t4_ggg02",
+    )
+    assert follow_up.text.endswith("A Pixel 8, and the notes were in the Work notebook.")
+    assert follow_up.matched_query == "account:messages"
+
+
+def test_the_inbox_is_one_listing_for_mentions_replies_and_messages(fake: FakeReddit) -> None:
+    _by_id(fake.collector(lambda _s: None))
+    inbox = [r.path for r in fake.web.requests if r.path.startswith("/message/")]
+    assert inbox == ["/message/inbox/"]
+
+
+def test_a_follow_up_in_an_old_message_thread_is_collected(fake: FakeReddit) -> None:
+    # /message/messages nests follow-ups in the thread's root; the root was seen last run
+    fake.web.route("GET", "/message/messages/", fixture("messages.json"))
+    stream = Stream("messages", "messages", None)
+    collector = RedditCollector(
+        CONFIG, WATCH, [stream], limit=25, session=fake.web.session(), sleep=lambda _s: None
+    )
+    seen = write_states({"messages": StreamState(1793614650.0, ("t4_ggg02", "t4_ggg01"))})
+    found = mentions_of(fetch_all(collector, seen))
+    # ggg02 is the account's own answer: seen, never a mention
+    assert [(m.source_id, m.author.handle) for m in found] == [("t4_ggg03", "pat_r")]
+
+
+def _dm(short: str, created: float, **more: Any) -> dict[str, Any]:
+    data = {"id": short, "name": f"t4_{short}", "author": "pat_r", "dest": "inkwell_team"}
+    data.update(created_utc=created, subject="sync", body=f"message {short}", **more)
+    return {"kind": "t4", "data": {"replies": "", "subreddit": None, "parent_id": None, **data}}
+
+
+def test_a_message_thread_is_as_new_as_its_newest_message(fake: FakeReddit) -> None:
+    # threads come in order of their latest message: an old root must not end the listing
+    old_root = _dm("a01", 1793600000.0)
+    old_root["data"]["replies"] = {
+        "kind": "Listing",
+        "data": {"children": [_dm("a02", 1793615000.0)]},
+    }
+    listing = {
+        "kind": "Listing",
+        "data": {"after": None, "children": [old_root, _dm("b01", 1793614000.0)]},
+    }
+    fake.web.route("GET", "/message/messages/", listing)
+    stream = Stream("messages", "messages", None)
+    collector = RedditCollector(
+        CONFIG, WATCH, [stream], limit=25, session=fake.web.session(), sleep=lambda _s: None
+    )
+    state = write_states({"messages": StreamState(1793615100.0, ())})
+    found = mentions_of(fetch_all(collector, state))
+    assert [m.source_id for m in found] == ["t4_b01", "t4_a02"]
+
+
+def test_the_old_per_kind_inbox_cursor_carries_over(fake: FakeReddit) -> None:
+    old = {"newest": 1793614700.0, "seen": ["t4_ggg03", "t4_ggg01"]}
+    cursor = Cursor({"streams": {"messages": old, "mentions": {"newest": 1793614400.0}}})
+    pages = fetch_all(fake.collector(lambda _s: None), cursor)
+    inbox = [m.source_id for m in pages[-1].mentions]
+    assert inbox == ["t1_ddd01", "t1_fff01"]
+    assert sorted(pages[-1].cursor.state["streams"]) == [
+        "comments:inkwell",
+        "inbox",
+        "new:inkwell",
+        "search:all:brand:Inkwell",
+        "search:all:competitor:Quillpad",
+    ]
 
 
 def test_one_page_per_stream_and_each_cursor_covers_only_its_streams(fake: FakeReddit) -> None:
     pages = fetch_all(fake.collector(lambda _s: None))
     keys = [sorted(page.cursor.state["streams"]) for page in pages]
-    assert len(pages) == 8
-    assert [len(k) for k in keys] == [8] * 8  # every configured stream, fresh ones empty
+    assert len(pages) == 5
+    assert [len(k) for k in keys] == [5] * 5  # every configured stream, fresh ones empty
     first = pages[0].cursor.state["streams"]["search:all:brand:Inkwell"]
     assert first["newest"] == 1793613900.0
     assert first["seen"] == ["t3_aaa03", "t3_aaa02", "t3_aaa01"]
-    assert pages[0].cursor.state["streams"]["mentions"] == {"newest": 0.0, "seen": []}
-    assert pages[-1].cursor.state["streams"]["mentions"]["seen"] == ["t1_ddd01"]
-    # the account's own sent message is seen (not asked for again) but is not a mention
-    assert pages[-1].cursor.state["streams"]["messages"]["seen"] == ["t4_ggg02", "t4_ggg01"]
-    assert [m.source_id for m in pages[-1].mentions] == ["t4_ggg01"]
+    assert pages[0].cursor.state["streams"]["inbox"] == {"newest": 0.0, "seen": []}
+    assert pages[-1].cursor.state["streams"]["inbox"] == {
+        "newest": 1793614700.0,
+        "seen": ["t4_ggg03", "t4_ggg01", "t1_fff01", "t1_ddd01"],
+    }
+    assert [(m.source_id, m.matched_query) for m in pages[-1].mentions] == [
+        ("t1_ddd01", "account:mentions"),
+        ("t1_fff01", "account:replies"),
+        ("t4_ggg01", "brand:Inkwell"),
+        ("t4_ggg03", "account:messages"),
+    ]
 
 
 def test_a_new_item_after_the_saved_cursor_is_the_only_one_yielded(fake: FakeReddit) -> None:
     saved = fetch_all(fake.collector(lambda _s: None))[-1].cursor
-    fresh = {"kind": "t1", "data": {"id": "ccc09", "name": "t1_ccc09", "author": "zed"}}
-    fresh["data"].update(created_utc=1793615000.0, body="Quillpad vs Inkwell?", link_id="t3_b")
-    fake.comments["data"]["children"].insert(0, fresh)
+    fake.add_comment()
     again = mentions_of(fetch_all(fake.collector(lambda _s: None), saved))
     assert [(m.source_id, m.matched_query) for m in again] == [("t1_ccc09", "brand:Inkwell")]
+
+
+def _comments_only(fake: FakeReddit, limit: int) -> RedditCollector:
+    streams = [s for s in plan_streams(WATCH, [], ["inkwell"], inbox=False) if s.kind == "comments"]
+    session = fake.web.session()
+    return RedditCollector(
+        CONFIG, WATCH, streams, limit=limit, session=session, sleep=lambda _s: None
+    )
+
+
+def test_after_downtime_a_listing_is_paged_down_to_the_last_position(fake: FakeReddit) -> None:
+    saved = fetch_all(_comments_only(fake, limit=3))[-1].cursor
+    for n in range(5):  # more new comments than one page holds
+        fake.comments["data"]["children"].insert(0, comment(f"new0{n}", 1793615000.0 + n))
+    fake.web.requests.clear()
+    again = mentions_of(fetch_all(_comments_only(fake, limit=3), saved))
+    assert [m.source_id for m in again] == [f"t1_new0{n}" for n in range(5)]
+    pages = fake.web.calls("/r/inkwell/comments/")
+    assert [(r.params["limit"], r.params.get("after")) for r in pages] == [
+        ("3", None),
+        ("3", "t1_new02"),
+    ]
+
+
+def test_a_listing_that_ends_above_the_last_position_warns_of_a_gap(
+    fake: FakeReddit, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.comments["data"]["children"] = [comment(f"new0{n}", 1793615009.0 - n) for n in range(5)]
+    state = write_states({"comments:inkwell": StreamState(1793614100.0, ("t1_ccc01",))})
+    with caplog.at_level(logging.WARNING, logger="collectors.reddit.collector"):
+        found = mentions_of(fetch_all(_comments_only(fake, limit=3), state))
+    assert len(found) == 5
+    assert "comments:inkwell ended after 5 items above the last run's newest" in caplog.text
+    caplog.clear()
+    fake.comments = fixture("comments.json")  # reaches the last position: no warning
+    with caplog.at_level(logging.WARNING, logger="collectors.reddit.collector"):
+        fetch_all(_comments_only(fake, limit=3), state)
+        fake.comments = EMPTY  # nothing at all: nothing skipped either
+        fetch_all(_comments_only(fake, limit=3), state)
+    assert caplog.text == ""
+
+
+def test_an_impossible_time_is_quarantined_and_blocks_nothing(fake: FakeReddit) -> None:
+    fake.comments["data"]["children"].insert(0, comment("far01", 1e20))
+    pages = fetch_all(_comments_only(fake, limit=25))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert (reject.reason, reject.locator) == (
+        "created_utc 1e+20 is not epoch seconds",
+        "comments:inkwell:t1_far01",
+    )
+    fake.add_comment()
+    again = mentions_of(fetch_all(_comments_only(fake, limit=25), pages[-1].cursor))
+    assert [m.source_id for m in again] == ["t1_ccc09"]
+
+
+def test_the_config_repr_keeps_the_secrets_out() -> None:
+    shown = repr(RedditConfig("ua", "client-id", "s3cret-client", "inkwell_team", "s3cret-pw"))
+    assert "s3cret" not in shown
+    assert "inkwell_team" in shown
 
 
 def test_context_is_fetched_only_when_asked(fake: FakeReddit) -> None:
@@ -245,10 +399,7 @@ def test_build_from_settings_plans_the_streams() -> None:
         "search:notes:brand:Inkwell",
         "new:inkwell",
         "comments:inkwell",
-        "mentions",
-        "comment_replies",
-        "submission_replies",
-        "messages",
+        "inbox",
     ]
     assert collector.limit == 50
     with pytest.raises(SourceConfigError, match="SOCIALCRM_REDDIT_PASSWORD"):

@@ -16,7 +16,14 @@ from collectors.reddit.cursor import (
     select_new,
     write_states,
 )
-from collectors.reddit.parse import ItemError, is_gone, parse_item, to_plain
+from collectors.reddit.parse import (
+    ItemError,
+    flatten,
+    inbox_query,
+    is_gone,
+    parse_item,
+    to_plain,
+)
 from collectors.reddit.responder import find_posted
 from socialcrm.mention import Cursor
 from socialcrm.settings import WatchSettings
@@ -116,6 +123,8 @@ def test_a_crosspost_becomes_its_original() -> None:
         ({"name": "t5_m1"}, "not a comment"),
         ({"body": ""}, "body is missing"),
         ({"author": 7}, "author is missing or not a string"),
+        ({"created_utc": 1e20}, "created_utc 1e\\+20 is not epoch seconds"),
+        ({"created_utc": float("nan")}, "created_utc nan is not epoch seconds"),
     ],
 )
 def test_malformed_items_say_why(change: dict[str, Any], reason: str) -> None:
@@ -195,3 +204,27 @@ def test_an_identical_reply_to_the_same_parent_is_found() -> None:
     assert (found.reply_id, found.url) == ("t1_r2", "https://www.reddit.com/comments/p1/_/r2/")
     assert find_posted(ours, "t1_c1", "Thanks! See you") is None
     assert find_posted(ours, "t1_c3", "Thanks!") is None
+
+
+@pytest.mark.parametrize(
+    ("item", "label"),
+    [
+        ({"name": "t4_m1", "type": "unknown", "was_comment": False}, "account:messages"),
+        ({"name": "t1_c1", "type": "username_mention", "was_comment": True}, "account:mentions"),
+        ({"name": "t1_c1", "subject": "username mention"}, "account:mentions"),
+        ({"name": "t1_c1", "type": "comment_reply", "was_comment": True}, "account:replies"),
+        ({"name": "t1_c1", "type": "post_reply", "was_comment": True}, "account:replies"),
+    ],
+)
+def test_an_inbox_item_says_what_it_is_to_the_account(item: dict[str, Any], label: str) -> None:
+    assert inbox_query(item).label == label
+
+
+def test_a_message_thread_flattens_to_its_root_and_follow_ups() -> None:
+    def message(name: str, replies: Any = "") -> dict[str, Any]:
+        return {"name": name, "created_utc": 1.0, "replies": replies}
+
+    nested = {"kind": "Listing", "data": {"children": [{"kind": "t4", "data": message("t4_b")}]}}
+    assert [i["name"] for i in flatten(message("t4_a", nested))] == ["t4_a", "t4_b"]
+    assert [i["name"] for i in flatten(message("t4_a"))] == ["t4_a"]
+    assert [i["name"] for i in flatten({**COMMENT, "replies": nested})] == ["t1_c1"]

@@ -204,9 +204,10 @@ def test_a_watched_subreddit_yields_new_submissions_and_comments() -> None:
 
 
 def test_inbox_mentions_are_collected_with_their_thread() -> None:
+    # recorded from /message/mentions: the collector reads /message/inbox, which holds these
+    # too, so the stream here is the single-kind one that reads what was recorded
     replay = Replay.of(["TestInbox.test_mentions.json"])
-    mentions_only = [s for s in plan_streams(WATCH, [], [], inbox=True) if s.kind == "mentions"]
-    pages = fetch_all(_collector(replay, mentions_only, limit=16))
+    pages = fetch_all(_collector(replay, [Stream("mentions", "mentions", None)], limit=16))
     assert replay.unmatched == []
     found = mentions_of(pages)
     assert len(found) == 16
@@ -226,6 +227,48 @@ def test_inbox_mentions_are_collected_with_their_thread() -> None:
     assert {m.matched_query for m in found} == {"account:mentions"}
     token = replay.sent[0]
     assert "grant_type=password" in str(token.body)
+
+
+def test_follow_ups_in_private_message_threads_are_collected() -> None:
+    # /message/messages: each thread's follow-ups nested in its root's `replies`
+    replay = Replay.of(["TestMessage.test_reply.json"])
+    pages = fetch_all(_collector(replay, [Stream("messages", "messages", None)], limit=100))
+    assert replay.unmatched == []
+    found = {m.source_id: m for m in mentions_of(pages)}
+    # the thread t4_2r1s1k2 was opened by the account; its one answer from the other side
+    follow_up = found["t4_2r1sada"]
+    assert (follow_up.author.handle, follow_up.author.external_id) == ("Lil_SpazBot", "t2_3ebyblla")
+    assert (follow_up.text, follow_up.thread_id) == ("test message\n\ntest response", "t4_2r1s1k2")
+    assert follow_up.created_at == _at(1747845326)
+    assert follow_up.matched_query == "account:messages"
+    # the account's own messages (the root and its three answers among them) never are
+    assert "<USERNAME>" not in {m.author.handle for m in found.values()}
+    assert not {"t4_2r1s1k2", "t4_2r1svss", "t4_2r1t1g8", "t4_2r1u5ed"} & set(found)
+    assert len(found) == 21
+    # 100 threads holding 184 messages: every one of them is remembered as seen
+    assert len(pages[-1].cursor.state["streams"]["messages"]["seen"]) == 184
+
+
+def test_the_inbox_is_one_flat_listing_classified_item_by_item() -> None:
+    replay = Replay.of(["TestInbox.test_all.json"])
+    inbox = plan_streams(WATCH, [], [], inbox=True)
+    assert [(s.key, s.kind) for s in inbox] == [("inbox", "inbox")]
+    pages = fetch_all(_collector(replay, inbox, limit=100))
+    assert replay.unmatched == []
+    assert [urlsplit(r.url or "").path for r in replay.sent][1:] == ["/message/inbox/"]
+    found = {m.source_id: m for m in mentions_of(pages)}
+    labels = {name: found[name].matched_query for name in ("t1_myngt77", "t1_m30xcs6")}
+    assert labels == {"t1_myngt77": "account:replies", "t1_m30xcs6": "account:replies"}
+    assert found["t1_myngt77"].thread_id == "t3_1j7g9uj"
+    # a follow-up in a message thread comes flat, with its thread's first message
+    follow_up = found["t4_22ydkme"]
+    assert (follow_up.author.handle, follow_up.thread_id, follow_up.parent_id) == (
+        "UnExplanationBot",
+        "t4_22ydk2c",
+        "t4_22ydkji",
+    )
+    assert follow_up.matched_query == "account:messages"
+    assert len(found) == 99  # 100 items, one from a subreddit without an author
 
 
 def _mention(fullname: str, thread: str | None = None) -> Mention:

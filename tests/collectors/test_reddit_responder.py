@@ -1,4 +1,4 @@
-"""Reddit responder against a fake Reddit: posting, idempotency, a deleted parent."""
+"""Reddit responder against a fake Reddit: posting once, idempotency, refusals, rate limits."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 
-from collectors.base import SourceConfigError, TargetGoneError, TransientSourceError
+from collectors.base import (
+    RateLimitedError,
+    SourceConfigError,
+    SourceError,
+    TargetGoneError,
+    TransientSourceError,
+)
 from collectors.reddit import RedditConfig, RedditResponder
+from collectors.reddit.client import ratelimit_seconds
 from socialcrm.mention import Author, Mention
-from tests.collectors.fakeweb import FakeWeb
+from tests.collectors.fakeweb import FakeWeb, Reply, Request
 
 CONFIG = RedditConfig("socialcrm-test/1", "client-id", "client-secret", "inkwell_team", "pw")
 HISTORY = "/user/inkwell_team/comments"
@@ -119,3 +127,94 @@ def test_a_private_message_is_answered_and_checked_against_the_sent_box(web: Fak
     again = _responder(web).post(dm, "Sorry!  Which device?", "key-dm")
     assert again.reply_id == "t4_rrr02"
     assert len(web.calls("/api/comment/")) == 1
+
+
+def _failing_once(failure: Reply | type[Exception], then: Any) -> Any:
+    """A handler whose first answer is `failure` (a status, or an exception raised), then `then`."""
+    answers: list[Any] = [failure]
+
+    def handler(_request: Request) -> Reply:
+        answer = answers.pop() if answers else Reply(body=then)
+        if isinstance(answer, type):
+            raise answer("the connection broke mid-request")
+        return answer
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Reply(502, {"error": 502}), Reply(504, {"error": 504}), requests.exceptions.ReadTimeout],
+)
+def test_a_failed_post_is_sent_once_and_the_next_attempt_finds_the_reply(
+    web: FakeWeb, failure: Reply | type[Exception]
+) -> None:
+    sleeps: list[float] = []
+    web.route("POST", "/api/comment/", _failing_once(failure, _posted("Yes: Settings, Theme.")))
+    responder = RedditResponder(CONFIG, session=web.session(), sleep=sleeps.append)
+    with pytest.raises(TransientSourceError, match="not confirmed") as caught:
+        responder.post(MENTION, "Yes: Settings, Theme.", "key-5")
+    assert "\n" not in str(caught.value)
+    assert (len(web.calls("/api/comment/")), sleeps) == (1, [])
+    # Reddit created the comment all the same: the caller's retry finds it and posts nothing
+    web.route("GET", HISTORY, _listing(_ours("t1_rrr01", "t1_ccc01", "Yes: Settings, Theme.")))
+    again = responder.post(MENTION, "Yes: Settings, Theme.", "key-5")
+    assert again.reply_id == "t1_rrr01"
+    assert len(web.calls("/api/comment/")) == 1
+
+
+def _refusal(kind: str, message: str) -> dict[str, Any]:
+    return {"json": {"errors": [[kind, message, "ratelimit" if kind == "RATELIMIT" else None]]}}
+
+
+@pytest.mark.parametrize("seconds", [3, 7])  # praw itself would sleep (for real) up to 5 s
+def test_a_short_ratelimit_is_waited_out_then_posted(web: FakeWeb, seconds: int) -> None:
+    sleeps: list[float] = []
+    message = f"Take a break for {seconds} seconds before trying again."
+    refusal = Reply(body=_refusal("RATELIMIT", message))
+    web.route("POST", "/api/comment/", _failing_once(refusal, _posted("Hello")))
+    responder = RedditResponder(CONFIG, session=web.session(), sleep=sleeps.append)
+    assert responder.post(MENTION, "Hello", "key-6").reply_id == "t1_rrr01"
+    assert (len(web.calls("/api/comment/")), sleeps) == (2, [float(seconds)])
+
+
+def test_a_long_ratelimit_is_rate_limited_with_the_wait_reddit_asked(web: FakeWeb) -> None:
+    sleeps: list[float] = []
+    message = "you are doing that too much. try again in 9 minutes."
+    web.route("POST", "/api/comment/", _refusal("RATELIMIT", message))
+    responder = RedditResponder(CONFIG, session=web.session(), sleep=sleeps.append)
+    with pytest.raises(RateLimitedError) as caught:
+        responder.post(MENTION, "Hello", "key-7")
+    assert caught.value.retry_after == 540
+    assert (len(web.calls("/api/comment/")), sleeps) == (1, [])
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("THREAD_LOCKED", "Comments are locked."),
+        ("SOMETHING_IS_BROKEN", "Something is broken,\nplease try again later."),
+    ],
+)
+def test_other_refusals_are_one_line_source_errors(web: FakeWeb, kind: str, message: str) -> None:
+    web.route("POST", "/api/comment/", _refusal(kind, message))
+    with pytest.raises(SourceError) as caught:
+        _responder(web).post(MENTION, "Hello", "key-8")
+    assert type(caught.value) is SourceError
+    assert str(caught.value).startswith(f"reddit refused the reply to t1_ccc01: {kind}: ")
+    assert "\n" not in str(caught.value)
+    assert len(web.calls("/api/comment/")) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "seconds"),
+    [
+        ("you are doing that too much. try again in 9 minutes.", 540.0),
+        ("you are doing that too much. try again in 1 minute.", 60.0),
+        ("Take a break for 33 seconds before trying again.", 33.0),
+        ("you are doing that too much. try again in 500 milliseconds.", 0.5),
+        ("slow down", 60.0),
+    ],
+)
+def test_the_wait_is_read_from_the_ratelimit_message(message: str, seconds: float) -> None:
+    assert ratelimit_seconds(message) == seconds
