@@ -129,7 +129,7 @@ def run(
         )
         settings = state.settings = settings.model_copy(update={"sources": sources})
     db = state.database()
-    collectors = _checked(db, _enabled_collectors(settings))
+    collectors = _checked(settings, db, _enabled_collectors(settings))
     log.info("chat (Discord) and web dashboard are not built yet (issues #6 and #7)")
     jobs = Jobs(settings, db, collectors, pipeline.default_stages())
     stop = threading.Event()
@@ -160,7 +160,7 @@ def _stopping_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _checked(
-    db: Database, collectors: dict[str, Collector], strict: bool = False
+    settings: Settings, db: Database, collectors: dict[str, Collector], strict: bool = False
 ) -> dict[str, Collector]:
     """The sources whose check passes; a refused configuration leaves its source out (alerted).
 
@@ -183,6 +183,9 @@ def _checked(
         for failure in failures:
             err.print(f"[bold red]error:[/] {failure.error}", highlight=False, soft_wrap=True)
         raise typer.Exit(2 if any(f.status == "config_error" for f in failures) else 1)
+    left_out = [name for name in collectors if name not in usable]
+    if left_out:  # their alert opens now: no job will run them
+        Jobs(settings, db, {}, stages=()).check_health(left_out)
     return usable
 
 
@@ -217,7 +220,7 @@ def collect(
             "no source is enabled: set enabled = true under [sources.NAME], or pass --source", 2
         )
     db = state.database()
-    collectors = _checked(db, collectors, strict=once)
+    collectors = _checked(settings, db, collectors, strict=once)
     jobs = Jobs(settings, db, collectors, stages=())
     if once:
         summaries = [jobs.collect(name) for name in collectors]

@@ -177,6 +177,20 @@ def test_collect_keeps_collecting_without_processing_until_ctrl_c(
     assert set(_states(database_url)) == {"collected"}
 
 
+def test_run_leaves_out_a_misconfigured_source_with_one_alert(
+    cli, write_settings, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    settings = write_settings(
+        SETTINGS + '[watch]\nbrand = ["Inkwell"]\n[sources.bluesky]\nenabled = true\n'
+    )
+    result = CliRunner().invoke(app, ["--config", str(settings), "run", "--stop-after", "0"])
+    assert result.exit_code == 0, result.output
+    assert "sources enabled: bluesky" in result.output
+    assert "source bluesky is not started" in result.output
+    assert result.output.count("ALERT: source bluesky is disabled until fixed") == 1
+    assert "jobs: pipeline every 30 s" in result.output
+
+
 def test_run_stops_by_itself_after_stop_after(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("run", "--stop-after", "0")
     assert result.exit_code == 0, result.output
