@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from collectors.base import RateLimitedError, TransientSourceError
+from collectors.base import RateLimitedError, SourceError, TransientSourceError
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +109,18 @@ class Retrier:
                 log.info("%s: %s; retry %d in %.1f s", self.source, error, attempt, delay)
                 self.sleep(delay)
             attempt += 1
+
+
+def partial_failure(message: str, errors: Sequence[SourceError]) -> SourceError:
+    """One error for a run in which some parts (feeds, instances) failed and the rest went on.
+
+    Rate-limited if every part was (waiting the soonest `retry_after`), transient if every part
+    was a passing fault, otherwise a plain `SourceError`: never a configuration error, because
+    one broken part must not disable the parts that work.
+    """
+    limited = [error for error in errors if isinstance(error, RateLimitedError)]
+    if errors and len(limited) == len(errors):
+        return RateLimitedError(message, min(error.retry_after for error in limited))
+    if all(isinstance(error, TransientSourceError) for error in errors):
+        return TransientSourceError(message)
+    return SourceError(message)

@@ -114,7 +114,10 @@ class Mention:
         _set(self, "created_at", ensure_utc(self.created_at, "created_at"))
         if self.edited_at is not None:
             _set(self, "edited_at", ensure_utc(self.edited_at, "edited_at"))
-        for name in ("source_id", "thread_id", "parent_id"):
+        if len(self.source_id) > MAX_KEY:
+            # responders answer the post by this id: shortening it would point them nowhere
+            raise ValueError(f"mention source_id is longer than {MAX_KEY} characters")
+        for name in ("thread_id", "parent_id"):
             _set(self, name, fit_key(getattr(self, name)))
         _set(self, "matched_query", fit(self.matched_query, MAX_KEY))
         _set(self, "lang", fit(self.lang, MAX_LANG))

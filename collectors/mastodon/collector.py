@@ -28,7 +28,7 @@ from collectors.mastodon.parse import (
     search_filter,
 )
 from collectors.queries import Query, QueryKind, Watch
-from collectors.resilience import Clock, Retrier, Sleep
+from collectors.resilience import Clock, Retrier, Sleep, partial_failure
 from socialcrm.mention import Cursor, Mention, Page
 from socialcrm.settings import MastodonSourceSettings
 
@@ -256,9 +256,7 @@ def extra_instances_error(failed: Sequence[tuple[MastodonClient, SourceError]]) 
         f"{client.base_url} ({str(error).removeprefix('mastodon: ')})" for client, error in failed
     )
     message = f"mastodon: extra instance(s) skipped this run, cursors kept: {names}"
-    if all(isinstance(error, TransientSourceError) for _, error in failed):
-        return TransientSourceError(message)
-    return SourceError(message)
+    return partial_failure(message, [error for _, error in failed])
 
 
 def _statuses(notifications: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

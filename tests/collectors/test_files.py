@@ -87,17 +87,20 @@ def test_malformed_lines_are_quarantined_and_the_rest_imported(
         + "\n"
         + "[1, 2]\n"
         + json.dumps({**RECORD, "id": "a2", "created_at": "soon"})
+        + "\n"
+        + json.dumps({**RECORD, "id": "x" * 300})
         + "\n",
         encoding="utf-8",
     )
     summary = pipeline.collect(db, FileImportCollector(path, "import"))
-    assert (summary.status, summary.new, summary.quarantined) == ("ok", 1, 3)
+    assert (summary.status, summary.new, summary.quarantined) == ("ok", 1, 4)
     with db.transaction() as session:
         rejects = {q.locator: q.reason for q in session.scalars(select(models.QuarantinedItem))}
     assert rejects == {
         "export.jsonl:2": "not valid JSON: Expecting property name enclosed in double quotes",
         "export.jsonl:4": "not a JSON object",
         "export.jsonl:5": "created_at 'soon' is not ISO 8601 or Unix seconds",
+        "export.jsonl:6": "mention source_id is longer than 255 characters",
     }
 
 

@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from collectors import registry
-from collectors.base import SourceConfigError, SourceError, TransientSourceError
+from collectors.base import (
+    RateLimitedError,
+    SourceConfigError,
+    SourceError,
+    TransientSourceError,
+)
 from collectors.mastodon import MastodonCollector
 from collectors.queries import Watch
 from socialcrm import models, pipeline
@@ -341,7 +346,22 @@ def test_an_extra_instance_outage_is_logged_when_it_starts_and_ends(
         outage["on"] = False
         fetch_all(collector)
         fetch_all(collector)
-    about_down = [r.getMessage() for r in caplog.records if DOWN in r.getMessage()]
+    # only the collector's own outage lines (the retry layer logs its retries elsewhere)
+    about_down = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "collectors.mastodon.collector" and DOWN in r.getMessage()
+    ]
     assert len(about_down) == 2
     assert "skipped until it answers again" in about_down[0]
     assert about_down[1] == f"mastodon: {DOWN} answers again"
+
+
+def test_a_rate_limited_extra_instance_keeps_its_wait() -> None:
+    web = two_extra_instances(429)
+    collector = make_collector(web, lambda _s: None, extra_instances=[DOWN, SECOND])
+    pages, error = fetch_until_error(collector, None)
+    assert ONLY_ON_SECOND["uri"] in {m.source_id for m in mentions_of(pages)}
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after > 0
+    assert DOWN in str(error)

@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from collectors.base import RateLimitedError, SourceAuthError, TransientSourceError
-from collectors.resilience import Retrier, retry_after_seconds
+from collectors.base import RateLimitedError, SourceAuthError, SourceError, TransientSourceError
+from collectors.resilience import Retrier, partial_failure, retry_after_seconds
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp()
 
@@ -76,3 +76,14 @@ def test_transient_retries_can_be_left_to_the_library() -> None:
     retrier = Retrier("x", sleep=lambda _s: None, retry_transient=False)
     with pytest.raises(TransientSourceError):
         retrier.call(_flaky([TransientSourceError("503")]))  # type: ignore[arg-type]
+
+
+def test_a_partial_failure_is_never_a_configuration_error() -> None:
+    limited = partial_failure("m", [RateLimitedError("a", 120), RateLimitedError("b", 30)])
+    assert isinstance(limited, RateLimitedError)
+    assert limited.retry_after == 30
+    passing = partial_failure("m", [RateLimitedError("a", 120), TransientSourceError("b")])
+    assert type(passing) is TransientSourceError
+    mixed = partial_failure("m", [SourceAuthError("401"), TransientSourceError("503")])
+    assert type(mixed) is SourceError
+    assert str(mixed) == "m"
