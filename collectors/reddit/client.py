@@ -72,10 +72,12 @@ def make_reddit(
     session: requests.Session | None = None,
     sleep: Sleep = time.sleep,
     retries: int = PRAWCORE_RETRIES,
+    max_pace: float | None = None,
 ) -> praw.Reddit:
     """A praw client (read-only without an account); `session` and `sleep` are for tests.
 
-    `retries` is how often prawcore repeats a request after a 5xx or a connection error.
+    `retries` is how often prawcore repeats a request after a 5xx or a connection error; a
+    pacing wait longer than `max_pace` raises `RateLimitedError` instead of being slept.
     """
     config.require_app()
     account: dict[str, Any] = (
@@ -95,18 +97,19 @@ def make_reddit(
         ratelimit_seconds=-1,
         **account,
     )
-    _pace_with(reddit, sleep, retries)
+    _pace_with(reddit, sleep, retries, max_pace)
     return reddit
 
 
-def _pace_with(reddit: praw.Reddit, sleep: Sleep, retries: int) -> None:
+def _pace_with(reddit: praw.Reddit, sleep: Sleep, retries: int, max_pace: float | None) -> None:
     # prawcore paces and retries with time.sleep; route both through our sleep so that the
     # scheduler's (and the tests') clock is the one that waits. Private attributes, praw 8.
     strategy = _strategy_with(sleep, retries)
     for core in (reddit._read_only_core, reddit._authorized_core):
         if core is not None:
             core._retry_strategy_class = strategy
-            core._rate_limiter = _SleepingRateLimiter(core._rate_limiter.window_size, sleep)
+            window = core._rate_limiter.window_size
+            core._rate_limiter = _SleepingRateLimiter(window, sleep, max_pace)
 
 
 def _strategy_with(sleep: Sleep, retries: int) -> type[FiniteRetryStrategy]:
@@ -128,15 +131,22 @@ def _strategy_with(sleep: Sleep, retries: int) -> type[FiniteRetryStrategy]:
 class _SleepingRateLimiter(RateLimiter):
     """prawcore's limiter (paces by Reddit's x-ratelimit headers) with an injectable sleep."""
 
-    def __init__(self, window_size: int, sleep: Sleep) -> None:
+    def __init__(self, window_size: int, sleep: Sleep, max_pace: float | None = None) -> None:
         super().__init__(window_size=window_size)
         self._sleep = sleep
+        self._max_pace = max_pace
 
     def delay(self) -> None:
-        """Sleep until the next request keeps us under Reddit's limit."""
+        """Sleep until the next request keeps us under Reddit's limit (or raise, see max_pace)."""
         if self.next_request_timestamp_ns is None:
             return
         seconds = (self.next_request_timestamp_ns - time.monotonic_ns()) / NANOSECONDS
+        if self._max_pace is not None and seconds > self._max_pace:
+            # the budget is used up until its reset; raised before the request, so nothing
+            # was sent and the caller may try again after the wait
+            raise RateLimitedError(
+                f"reddit: request budget used up (retry in {seconds:.0f} s)", seconds
+            )
         if seconds > 0:
             log.debug("reddit: pacing %.2f s before the next request", seconds)
             self._sleep(seconds)
@@ -253,6 +263,12 @@ def new_calls(sleep: Sleep = time.sleep) -> Calls:
     return Calls(Retrier(SOURCE, sleep=sleep))
 
 
-def single_attempt_calls(sleep: Sleep = time.sleep) -> Calls:
-    """For a praw client built with `retries=0`: 429s waited out, nothing else retried."""
-    return Calls(Retrier(SOURCE, sleep=sleep, retry_transient=False), prawcore_retries=False)
+def _never_sleep(seconds: float) -> None:
+    raise AssertionError(f"a single-attempt call must not wait ({seconds:.1f} s)")
+
+
+def single_attempt_calls() -> Calls:
+    """For a praw client built with `retries=0`: one attempt, every error (429 too) raised."""
+    # one attempt: the Retrier raises before it would ever sleep
+    retrier = Retrier(SOURCE, max_attempts=1, retry_transient=False, sleep=_never_sleep)
+    return Calls(retrier, prawcore_retries=False)

@@ -159,7 +159,7 @@ class RedditCollector:
         states = {stream.key: _initial_state(stream, stored) for stream in self.streams}
         emitted: set[str] = set()
         for stream in self.streams:
-            items = self._read(stream, states[stream.key])
+            items = self._read(stream, states[stream.key], self._cap(stream, stored))
             mentions, rejects = self._parse(
                 stream, select_new(items, states[stream.key], stream.lookback)
             )
@@ -170,13 +170,22 @@ class RedditCollector:
             log.debug("reddit: %s gave %d new of %d", stream.key, len(mentions), len(items))
             yield Page(tuple(mentions), write_states(states), tuple(rejects))
 
-    def _read(self, stream: Stream, state: StreamState) -> list[dict[str, Any]]:
+    def _cap(self, stream: Stream, stored: Mapping[str, StreamState]) -> int:
+        """How many items a run reads at most from `stream`."""
+        state = stored.get(stream.key)
+        # a stream with no position has no gap to fill: `limit` items are its start. Nor
+        # has one just taken over from the old inbox streams: they did not cover replies and
+        # messages (a released cursor holds only mentions), and those are not worth 1000
+        if state is None or not state.newest:
+            return self.limit
+        return max(self.limit, MAX_ITEMS)
+
+    def _read(self, stream: Stream, state: StreamState, cap: int) -> list[dict[str, Any]]:
         """The listing newest first, paged down to the last run's position (or the cap)."""
-        # a stream with no watermark has no gap to fill: one page is its start
-        cap = max(self.limit, MAX_ITEMS) if state.newest else self.limit
         listing = iter(self._listing(stream, cap))
         items: list[dict[str, Any]] = []
-        read, reached = 0, not state.newest
+        fresh = not state.newest
+        read, reached = 0, fresh
         while (thing := self.calls.call(lambda: next(listing, None), stream.subreddit)) is not None:
             read += 1
             group = parse.flatten(thing)  # a message thread: its root and its follow-ups
@@ -185,8 +194,9 @@ class RedditCollector:
                 return items  # newest first: everything after this is older still
             reached = reached or all(is_reached(item, state) for item in group)
             # past the last run's position the next page would hold only the lookback's
-            # late arrivals: not worth a request each run (the current page's are kept)
-            if reached and read % self._page_size == 0:
+            # late arrivals: not worth a request each run (the current page's are kept).
+            # A fresh stream has no position: it reads its `cap` items, page by page
+            if not fresh and reached and read % self._page_size == 0:
                 return items
         if read and not reached:  # an empty listing has skipped nothing
             log.warning(

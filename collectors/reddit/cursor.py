@@ -86,8 +86,11 @@ def advance(state: StreamState, items: Sequence[Mapping[str, Any]], keep: int) -
 
 
 def merged(states: Sequence[StreamState]) -> StreamState:
-    """One state covering several (streams that became one): newest watermark, every seen id."""
-    newest = max((state.newest for state in states), default=0.0)
+    """One state covering several (streams that became one): oldest watermark, every seen id."""
+    # the oldest: a stream that lagged behind the others (its run failed partway) would
+    # otherwise skip its items between the positions for good; the seen ids and the
+    # database's unique key absorb the overlap
+    newest = min((state.newest for state in states if state.newest), default=0.0)
     return StreamState(newest, tuple(dict.fromkeys(n for state in states for n in state.seen)))
 
 

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 GONE_ERRORS = frozenset({"DELETED_COMMENT", "DELETED_LINK", "TOO_OLD"})
 # how many of the account's newest comments are searched for a reply already posted
 RECENT_COMMENTS = 100
+# prawcore spreads requests by at most 10 s; a longer pace means the budget is used up
+# until its reset, which is the caller's to wait (the reply stays claimed while we sleep)
+MAX_PACE = 10.0
 
 
 def _same(a: str, b: str) -> bool:
@@ -61,8 +64,9 @@ class RedditResponder:
 
     Reddit takes no idempotency key, so before posting we look through the account's newest
     comments for one with the same parent and the same text (one listing request). The post
-    itself is tried once: Reddit often creates a comment while answering 502/504 or timing
-    out, so a retry belongs to the caller, after a fresh look at that history.
+    itself is tried once and nothing is waited out (rate limits raise `RateLimitedError`):
+    Reddit often creates a comment while answering 502/504 or timing out, so a retry belongs
+    to the caller, after a fresh look at that history.
     """
 
     def __init__(
@@ -74,8 +78,9 @@ class RedditResponder:
         self.config = config
         self.session = session
         self.sleep = sleep
-        # 429s and RATELIMIT are waited out (nothing was created); other faults go up
-        self.calls: Calls = single_attempt_calls(sleep)
+        # nothing is waited out here, not even a 429 or RATELIMIT: while we slept, the claim
+        # on the reply could lapse and another worker post it; the caller retries later
+        self.calls: Calls = single_attempt_calls()
         self._reddit: praw.Reddit | None = None
 
     @property
@@ -89,7 +94,9 @@ class RedditResponder:
         if self._reddit is None:
             self.config.require_account("replying on reddit")
             # no prawcore retries either: a retried POST can post the reply twice
-            self._reddit = make_reddit(self.config, self.session, self.sleep, retries=0)
+            self._reddit = make_reddit(
+                self.config, self.session, self.sleep, retries=0, max_pace=MAX_PACE
+            )
         return self._reddit
 
     def post(self, mention: Mention, text: str, idempotency_key: str) -> PostedReply:
@@ -114,7 +121,7 @@ class RedditResponder:
         except pce.NotFound as error:
             raise TargetGoneError(f"reddit: {parent} no longer exists") from error
         except RateLimitedError:
-            raise  # refused before anything was created: the wait is all there is to it
+            raise  # refused before anything was created: the caller waits, then looks again
         except TransientSourceError as error:
             raise TransientSourceError(
                 f"reddit: reply to {parent} not confirmed ({error}); "

@@ -404,3 +404,71 @@ def test_build_from_settings_plans_the_streams() -> None:
     assert collector.limit == 50
     with pytest.raises(SourceConfigError, match="SOCIALCRM_REDDIT_PASSWORD"):
         collector.check()
+
+
+def _inbox_only(fake: FakeReddit, limit: int = 25) -> RedditCollector:
+    stream = Stream("inbox", "inbox", None)
+    return RedditCollector(
+        CONFIG, WATCH, [stream], limit=limit, session=fake.web.session(), sleep=lambda _s: None
+    )
+
+
+def test_the_old_inbox_streams_carry_over_from_the_oldest_position(fake: FakeReddit) -> None:
+    # the last old-format run failed after `messages`: `mentions` lags two hours behind it
+    now = 1793620000.0
+    listing = [_dm("m00", now), _dm("lag01", now - 5400), _dm("old01", now - 20000)]
+    fake.web.route("GET", "/message/inbox/", _listing_of(listing))
+    cursor = Cursor(
+        {
+            "streams": {
+                "messages": {"newest": now, "seen": ["t4_m00"]},
+                "mentions": {"newest": now - 7200, "seen": []},
+                "comment_replies": {"newest": 0.0, "seen": []},  # never read: no position
+            }
+        }
+    )
+    pages = fetch_all(_inbox_only(fake), cursor)
+    assert [m.source_id for m in mentions_of(pages)] == ["t4_lag01"]
+    assert pages[-1].cursor.state["streams"]["inbox"]["newest"] == now
+
+
+def _listing_of(children: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": "Listing", "data": {"after": None, "children": children}}
+
+
+def test_the_first_inbox_run_after_a_released_cursor_reads_only_limit(fake: FakeReddit) -> None:
+    # the released version kept only `mentions`: replies and messages since then were never
+    # collected, and are not worth up to 1000 old items in one run
+    listing = _listing_of([_dm(f"n{n:03}", 1793620000.0 - n) for n in range(60)])
+    fake.web.route("GET", "/message/inbox/", lambda r: paged(listing, r))
+    cursor = Cursor({"streams": {"mentions": {"newest": 1793500000.0, "seen": []}}})
+    pages = fetch_all(_inbox_only(fake, limit=25), cursor)
+    assert len(mentions_of(pages)) == 25
+    assert [r.params["limit"] for r in fake.web.calls("/message/inbox/")] == ["25"]
+    # from then on the inbox has its own position and pages down to it after downtime
+    listing["data"]["children"][:0] = [_dm(f"z{n:03}", 1793630000.0 - n) for n in range(30)]
+    again = mentions_of(fetch_all(_inbox_only(fake, limit=25), pages[-1].cursor))
+    assert len(again) == 30
+
+
+def test_a_fresh_stream_reads_limit_items_page_by_page(fake: FakeReddit) -> None:
+    fake.comments = _listing_of([comment(f"f{n:03}", 1793615000.0 - n) for n in range(150)])
+    found = mentions_of(fetch_all(_comments_only(fake, limit=150)))
+    assert len(found) == 150
+    pages = fake.web.calls("/r/inkwell/comments/")
+    assert [(r.params["limit"], r.params.get("after")) for r in pages] == [
+        ("100", None),
+        ("100", "t1_f099"),
+    ]
+
+
+def test_an_id_too_long_to_store_is_quarantined_not_shortened(fake: FakeReddit) -> None:
+    long_name = "t1_" + "x" * 300
+    fake.comments["data"]["children"].insert(0, comment("x" * 300, 1793615000.0))
+    pages = fetch_all(_comments_only(fake, limit=25))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert reject.reason == "source_id is longer than 255 characters"
+    assert json.loads(reject.payload)["name"] == long_name
+    found = [m.source_id for m in mentions_of(pages)]
+    assert found  # the rest of the listing goes on
+    assert all(len(source_id) < 20 for source_id in found)

@@ -168,14 +168,49 @@ def _refusal(kind: str, message: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("seconds", [3, 7])  # praw itself would sleep (for real) up to 5 s
-def test_a_short_ratelimit_is_waited_out_then_posted(web: FakeWeb, seconds: int) -> None:
+def test_a_short_ratelimit_is_raised_not_slept(web: FakeWeb, seconds: int) -> None:
+    # a wait here would hold the claimed reply past its in-flight window: another worker
+    # could post it meanwhile, and we again after waking
     sleeps: list[float] = []
     message = f"Take a break for {seconds} seconds before trying again."
     refusal = Reply(body=_refusal("RATELIMIT", message))
     web.route("POST", "/api/comment/", _failing_once(refusal, _posted("Hello")))
     responder = RedditResponder(CONFIG, session=web.session(), sleep=sleeps.append)
+    with pytest.raises(RateLimitedError) as caught:
+        responder.post(MENTION, "Hello", "key-6")
+    assert caught.value.retry_after == seconds
+    assert (len(web.calls("/api/comment/")), sleeps) == (1, [])
+    # the caller's later attempt looks at the history again, then posts
     assert responder.post(MENTION, "Hello", "key-6").reply_id == "t1_rrr01"
-    assert (len(web.calls("/api/comment/")), sleeps) == (2, [float(seconds)])
+    assert (len(web.calls(HISTORY)), len(web.calls("/api/comment/"))) == (2, 2)
+
+
+@pytest.mark.parametrize("path", ["/api/comment/", HISTORY])
+def test_a_429_is_raised_with_its_wait_and_posts_nothing(web: FakeWeb, path: str) -> None:
+    sleeps: list[float] = []
+    method = "POST" if path == "/api/comment/" else "GET"
+    web.route(method, path, Reply(429, {"error": 429}, {"Retry-After": "30"}))
+    if method == "GET":
+        web.route("POST", "/api/comment/", _posted("Hello"))
+    responder = RedditResponder(CONFIG, session=web.session(), sleep=sleeps.append)
+    with pytest.raises(RateLimitedError) as caught:
+        responder.post(MENTION, "Hello", "key-9")
+    assert caught.value.retry_after == 30
+    assert (len(web.calls(path)), sleeps) == (1, [])
+    if method == "GET":
+        assert not web.calls("/api/comment/")
+
+
+def test_a_used_up_request_budget_is_raised_not_slept(web: FakeWeb) -> None:
+    sleeps: list[float] = []
+    budget = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "600", "x-ratelimit-reset": "300"}
+    web.route("GET", HISTORY, Reply(body=_listing(), headers=budget))
+    web.route("POST", "/api/comment/", _posted("Hello"))
+    responder = RedditResponder(CONFIG, session=web.session(), sleep=sleeps.append)
+    with pytest.raises(RateLimitedError) as caught:
+        responder.post(MENTION, "Hello", "key-10")
+    assert 290 < caught.value.retry_after <= 300
+    assert (web.calls("/api/comment/"), sleeps) == ([], [])
 
 
 def test_a_long_ratelimit_is_rate_limited_with_the_wait_reddit_asked(web: FakeWeb) -> None:
