@@ -31,7 +31,8 @@ class HttpSource:
     """One source's HTTP client: classifies failures, retries through `retrier`, paces itself.
 
     Pacing: when a response says no requests remain (`ratelimit-remaining: 0`), the next request
-    first waits until the advertised reset (or fails with `RateLimitedError` if that is too long).
+    to that host first waits until the advertised reset (or fails with `RateLimitedError` if that
+    is too long); other hosts are not held up.
     """
 
     def __init__(
@@ -49,7 +50,8 @@ class HttpSource:
         self.retrier = retrier or Retrier(source)
         self.auth_hint = auth_hint
         self._clock = clock
-        self._resume_at: float | None = None
+        # per host: one client may read many hosts (RSS feeds), each with its own quota
+        self._resume_at: dict[str, float] = {}
         self._client = httpx.Client(
             base_url=base_url,
             transport=transport,
@@ -75,7 +77,8 @@ class HttpSource:
         return self.retrier.call(lambda: self._send_once(method, url, **kwargs))
 
     def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        self._wait_for_quota()
+        host = self._host(url)
+        self._wait_for_quota(host)
         try:
             response = self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as error:
@@ -85,7 +88,7 @@ class HttpSource:
             raise TransientSourceError(
                 f"{self.source}: cannot reach {redact(url)}: {reason}"
             ) from error
-        self._remember_quota(response)
+        self._remember_quota(host, response)
         self.raise_for_status(response)
         return response
 
@@ -111,18 +114,24 @@ class HttpSource:
             raise SourceConfigError(f"{where} not found (HTTP {status}): check the configured URL")
         raise SourceError(f"{where} answered HTTP {status}: {detail}")
 
-    def _wait_for_quota(self) -> None:
-        if self._resume_at is None:
+    def _host(self, url: str) -> str:
+        try:
+            return httpx.URL(url).host or self._client.base_url.host
+        except httpx.InvalidURL:
+            return self._client.base_url.host
+
+    def _wait_for_quota(self, host: str) -> None:
+        resume_at = self._resume_at.pop(host, None)
+        if resume_at is None:
             return
-        wait = self._resume_at - self._clock()
-        self._resume_at = None
+        wait = resume_at - self._clock()
         if wait > 0:
             if wait > self.retrier.max_wait:
                 raise RateLimitedError(f"{self.source}: request quota used up", wait)
             log.info("%s: quota used up, pausing %.0f s until it resets", self.source, wait)
             self.retrier.sleep(wait)
 
-    def _remember_quota(self, response: httpx.Response) -> None:
+    def _remember_quota(self, host: str, response: httpx.Response) -> None:
         remaining = response.headers.get("ratelimit-remaining") or response.headers.get(
             "x-ratelimit-remaining"
         )
@@ -136,7 +145,7 @@ class HttpSource:
             wait = retry_after_seconds(
                 {k: v for k, v in response.headers.items() if "reset" in k.lower()}, self._clock()
             )
-            self._resume_at = self._clock() + (wait if wait is not None else 60.0)
+            self._resume_at[host] = self._clock() + (wait if wait is not None else 60.0)
 
 
 def redact(url: str) -> str:

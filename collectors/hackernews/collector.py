@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
 
@@ -21,6 +21,7 @@ from collectors.hackernews.parse import (
     cursor_for,
     hit_to_mention,
     read_hit,
+    reject_key,
     search_params,
     search_text,
     watermarks_from,
@@ -38,10 +39,12 @@ MAX_PAGES_PER_TERM = 5  # Algolia serves 1000 hits at most per query; 5 pages ke
 
 @dataclass(frozen=True, slots=True)
 class TermHits:
-    """A term's new hits, and the second below which a left-behind backlog is skipped."""
+    """A term's new hits, the second below which a backlog is skipped, the hits refused."""
 
     hits: list[Hit]
     skip_below: int | None = None
+    # every hit `read_hit` refused, by `reject_key`: quarantined unless the term knows it
+    refused: dict[str, Quarantined] = field(default_factory=dict)
 
 
 class HackerNewsCollector:
@@ -94,17 +97,7 @@ class HackerNewsCollector:
         self._require_terms()
         saved = watermarks_from(cursor)
         marks = {q.label: saved.get(q.label, Watermark()) for q in self.watch.terms}
-        found: dict[str, list[Hit]] = {}
-        first_query: dict[str, Query] = {}
-        rejects: list[Quarantined] = []
-        for query in self.watch.terms:
-            result = self._new_hits(query, marks[query.label], rejects)
-            found[query.label] = result.hits
-            if result.skip_below is not None:
-                # every hit fetched is at or above it, so raising the floor loses none of them
-                marks[query.label] = marks[query.label].raise_floor(result.skip_below)
-            for hit in result.hits:
-                first_query.setdefault(hit.object_id, query)
+        found, first_query, rejects = self._search_terms(marks)
         merged = sorted(
             {hit.object_id: hit for hits in found.values() for hit in hits}.values(),
             key=lambda hit: (hit.created, hit.object_id),
@@ -119,6 +112,29 @@ class HackerNewsCollector:
             mentions = self._mentions(chunk, first_query, rejects)
             yield Page(tuple(mentions), cursor_for(marks), tuple(rejects))
             rejects = []
+
+    def _search_terms(
+        self, marks: dict[str, Watermark]
+    ) -> tuple[dict[str, list[Hit]], dict[str, Query], list[Quarantined]]:
+        """Each term's new hits, the first term that found each, and the hits to quarantine.
+
+        `marks` takes the refused hits and skipped backlogs, which need no page of their own.
+        """
+        found: dict[str, list[Hit]] = {}
+        first_query: dict[str, Query] = {}
+        refused: dict[str, Quarantined] = {}  # one record per hit, whichever terms found it
+        for query in self.watch.terms:
+            result = self._new_hits(query, marks[query.label])
+            found[query.label] = result.hits
+            mark = marks[query.label]
+            refused |= {k: q for k, q in result.refused.items() if k not in mark.rejected}
+            marks[query.label] = mark.reject(list(result.refused))
+            if result.skip_below is not None:
+                # every hit fetched is at or above it, so raising the floor loses none of them
+                marks[query.label] = marks[query.label].raise_floor(result.skip_below)
+            for hit in result.hits:
+                first_query.setdefault(hit.object_id, query)
+        return found, first_query, list(refused.values())
 
     def _mentions(
         self, chunk: list[Hit], first_query: Mapping[str, Query], rejects: list[Quarantined]
@@ -139,10 +155,11 @@ class HackerNewsCollector:
         label = self.watch.label_for(search_text(hit), found_by)
         return hit_to_mention(hit, label) if label else None
 
-    def _new_hits(self, query: Query, mark: Watermark, rejects: list[Quarantined]) -> TermHits:
+    def _new_hits(self, query: Query, mark: Watermark) -> TermHits:
         # a term seen for the first time starts with its newest page, not its history
         budget = 1 if mark.is_fresh else self.max_pages
         hits: list[Hit] = []
+        refused: dict[str, Quarantined] = {}
         oldest: int | None = None
         for page in range(budget):
             body = self._search(query, mark, page)
@@ -152,7 +169,7 @@ class HackerNewsCollector:
                 try:
                     hit = read_hit(raw, self.clock())
                 except HitError as error:
-                    rejects.append(bad_hit(raw, str(error)))
+                    refused.setdefault(reject_key(raw), bad_hit(raw, str(error)))
                     continue
                 oldest = hit.created if oldest is None else min(oldest, hit.created)
                 if mark.is_new(hit):
@@ -160,7 +177,7 @@ class HackerNewsCollector:
             # an index that ignored numericFilters shows older hits: nothing new further down
             last_page = page + 1 >= _count(body.get("nbPages"))
             if not raw_hits or last_page or _reaches_below(raw_hits, mark):
-                return TermHits(hits)
+                return TermHits(hits, None, refused)
         if not mark.is_fresh:
             log.warning(
                 "%s: more than %d pages of new hits for %s; older ones are skipped",
@@ -168,7 +185,7 @@ class HackerNewsCollector:
                 self.max_pages,
                 query.label,
             )
-        return TermHits(hits, oldest)
+        return TermHits(hits, oldest, refused)
 
     def _search(self, query: Query, mark: Watermark, page: int) -> dict[str, Any]:
         params = search_params(query, mark, self.limit, page)

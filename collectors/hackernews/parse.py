@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -19,6 +20,13 @@ HN = "https://news.ycombinator.com"
 LOOKBACK_SECONDS: Final = 10 * 60
 MAX_SEEN: Final = 500  # ids remembered per term inside the look-back window
 MAX_FUTURE_SECONDS: Final = 24 * 3600  # a hit "created" further ahead would block the cursor
+# rejected hits remembered per term: the floor never passes a hit without a usable time, so the
+# search keeps returning it; remembering it keeps it from being quarantined on every run
+MAX_REJECTED: Final = 200
+# fields of a hit that change as people vote and answer: no part of an id-less hit's identity
+VOLATILE: Final = frozenset(
+    {"points", "num_comments", "updated_at", "_highlightResult", "children"}
+)
 
 
 class HitError(ValueError):
@@ -128,6 +136,7 @@ class Watermark:
 
     floor: int | None = None
     seen: Mapping[str, int] = field(default_factory=dict)  # id -> created second
+    rejected: tuple[str, ...] = ()  # `reject_key`s of quarantined hits, oldest first
 
     @classmethod
     def from_state(cls, raw: Any) -> Watermark:
@@ -139,14 +148,19 @@ class Watermark:
         if not isinstance(floor, int) or isinstance(floor, bool) or floor <= 0:
             return cls()
         seen = raw.get("seen")
+        rejected = raw.get("rejected")
+        rejected = (
+            tuple(k for k in rejected if isinstance(k, str)) if isinstance(rejected, list) else ()
+        )
         if isinstance(seen, Mapping):
-            return cls(floor, {str(k): v for k, v in seen.items() if isinstance(v, int)})
+            return cls(floor, {str(k): v for k, v in seen.items() if isinstance(v, int)}, rejected)
         ids = raw.get("ids")
         return cls(floor, {str(i): floor for i in ids} if isinstance(ids, list) else {})
 
     def to_state(self) -> dict[str, Any]:
         """Small JSON for the cursor."""
-        return {"floor": self.floor, "seen": dict(sorted(self.seen.items()))}
+        state: dict[str, Any] = {"floor": self.floor, "seen": dict(sorted(self.seen.items()))}
+        return {**state, "rejected": list(self.rejected)} if self.rejected else state
 
     @property
     def is_fresh(self) -> bool:
@@ -169,20 +183,29 @@ class Watermark:
             return self
         merged = {**self.seen, **{hit.object_id: hit.created for hit in hits}}
         floor = max(self.floor or 0, max(merged.values()) - LOOKBACK_SECONDS)
-        return _bounded(floor, merged)
+        return _bounded(floor, merged, self.rejected)
 
     def raise_floor(self, second: int) -> Watermark:
         """The watermark that skips every hit older than `second` (a backlog left behind)."""
-        return _bounded(max(self.floor or 0, second), self.seen)
+        return _bounded(max(self.floor or 0, second), self.seen, self.rejected)
+
+    def reject(self, keys: Sequence[str]) -> Watermark:
+        """The watermark once the rejected hits of `keys` (all met this run) are quarantined."""
+        current = dict.fromkeys(keys)
+        if all(key in self.rejected for key in current):
+            return self
+        # keys met this run go last, so trimming the oldest forgets hits no longer returned
+        kept = [key for key in self.rejected if key not in current] + list(current)
+        return replace(self, rejected=tuple(kept[-MAX_REJECTED:]))
 
 
-def _bounded(floor: int, seen: Mapping[str, int]) -> Watermark:
+def _bounded(floor: int, seen: Mapping[str, int], rejected: tuple[str, ...]) -> Watermark:
     kept = {key: at for key, at in seen.items() if at >= floor}
     if len(kept) > MAX_SEEN:
         # the oldest seen ids go: the floor rises to the oldest second still remembered
         floor = sorted(kept.values(), reverse=True)[MAX_SEEN - 1]
         kept = {key: at for key, at in kept.items() if at >= floor}
-    return Watermark(floor, kept)
+    return Watermark(floor, kept, rejected)
 
 
 def watermarks_from(cursor: Cursor | None) -> dict[str, Watermark]:
@@ -210,6 +233,19 @@ def search_params(query: Query, mark: Watermark, limit: int, page: int) -> dict[
         # the whole look-back window: hits indexed late are fetched and filtered by id
         params["numericFilters"] = f"created_at_i>={mark.floor}"
     return params
+
+
+def reject_key(raw: Any) -> str:
+    """A short stable key of a hit `read_hit` refused: its objectID, else its steady fields."""
+    object_id = raw.get("objectID") if isinstance(raw, Mapping) else None
+    if isinstance(object_id, str | int) and not isinstance(object_id, bool) and str(object_id):
+        basis = f"id:{object_id}"
+    else:
+        steady = (
+            {k: v for k, v in raw.items() if k not in VOLATILE} if isinstance(raw, Mapping) else raw
+        )
+        basis = json.dumps(steady, sort_keys=True, default=str)
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
 def bad_hit(raw: Any, reason: str) -> Quarantined:

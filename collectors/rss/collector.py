@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import feedparser
 import httpx
 
-from collectors.base import SourceConfigError, SourceError
+from collectors.base import RateLimitedError, SourceConfigError, SourceError
 from collectors.http import HttpSource, redact
 from collectors.queries import Watch
 from collectors.resilience import Retrier, Sleep
@@ -33,6 +34,9 @@ from socialcrm.settings import Settings
 log = logging.getLogger(__name__)
 
 NO_FEEDS = "rss: no feeds configured: add URLs to sources.rss.feeds"
+# a rate-limited feed asking for at most this long is read again once the other feeds are done;
+# a longer wait ends the run as rate limited and the scheduler comes back after it
+RETRY_IN_RUN_SECONDS: Final = 30.0
 
 
 class RssCollector:
@@ -82,14 +86,29 @@ class RssCollector:
         """One page per feed that changed, its cursor covering that feed and those before it.
 
         A feed that fails keeps its state and the others still run; the run then ends with
-        one error naming every feed that failed.
+        one error naming every feed that failed. A feed that asked for a short wait (429) is
+        asked once more after the others, so its wait holds none of them up.
         """
         if not self.feeds:
             raise SourceConfigError(NO_FEEDS)
         saved = states_from(cursor)
         states = {url: saved.get(url, FeedState()) for url in self.feeds}
+        failures = yield from self._read(self.feeds, states)
+        if again := _soon_again(failures):
+            wait = max(error.retry_after for _url, error in again)
+            log.info("%s: %d rate-limited feed(s) again in %.0f s", SOURCE, len(again), wait)
+            self.http.retrier.sleep(wait)
+            retried = yield from self._read([url for url, _error in again], states)
+            failures = [f for f in failures if f not in again] + retried
+        if failures:
+            raise run_error(failures, len(self.feeds))
+
+    def _read(
+        self, urls: Sequence[str], states: dict[str, FeedState]
+    ) -> Generator[Page, None, list[FeedFailure]]:
+        """Each feed's page in turn; the feeds that failed, and why."""
         failures: list[FeedFailure] = []
-        for url in self.feeds:
+        for url in urls:
             try:
                 page = self._feed_page(url, states)
             except SourceError as error:
@@ -97,8 +116,7 @@ class RssCollector:
                 continue
             if page is not None:
                 yield page
-        if failures:
-            raise run_error(failures, len(self.feeds))
+        return failures
 
     def _failed(self, url: str, error: SourceError) -> FeedFailure:
         log.warning("%s: %s", SOURCE, describe(url, error))
@@ -176,6 +194,15 @@ class RssCollector:
         return replace(mention, matched_query=clip(label)) if label else None
 
 
+def _soon_again(failures: Sequence[FeedFailure]) -> list[tuple[str, RateLimitedError]]:
+    """The failed feeds that asked for a wait short enough to try them again in this run."""
+    return [
+        (url, error)
+        for url, error in failures
+        if isinstance(error, RateLimitedError) and error.retry_after <= RETRY_IN_RUN_SECONDS
+    ]
+
+
 def build(
     settings: Settings,
     *,
@@ -185,7 +212,9 @@ def build(
 ) -> RssCollector:
     """The RSS/Atom collector as the settings configure it."""
     table = settings.sources.rss
-    retrier = Retrier(SOURCE) if sleep is None else Retrier(SOURCE, sleep=sleep)
+    # feeds are read one after another: waiting out one feed's 429 or spent quota would hold up
+    # every other feed, so a rate-limited feed fails alone and the run reports the soonest retry
+    retrier = Retrier(SOURCE, max_wait=0.0, sleep=sleep or time.sleep)
     http = HttpSource(SOURCE, retrier=retrier, transport=transport, auth_hint=FIX)
     watch = Watch.from_settings(settings.watch, None)
     return RssCollector(table.feeds, watch, http, table.match_terms, clock)

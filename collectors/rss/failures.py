@@ -6,13 +6,12 @@ import re
 from collections.abc import Sequence
 
 from collectors.base import (
-    RateLimitedError,
     SourceAuthError,
     SourceConfigError,
     SourceError,
-    TransientSourceError,
 )
 from collectors.http import redact
+from collectors.resilience import partial_failure
 from collectors.rss.parse import SOURCE
 
 FIX = "fix or remove it in sources.rss.feeds"
@@ -52,10 +51,4 @@ def run_error(failures: Sequence[FeedFailure], feeds: int) -> SourceError:
         if all(isinstance(e, SourceAuthError) for e in errors):
             return SourceAuthError(message)
         return SourceConfigError(message)
-    limited = [error for error in errors if isinstance(error, RateLimitedError)]
-    if len(limited) == len(errors):
-        # the soonest a failed feed may be asked again
-        return RateLimitedError(message, min(error.retry_after for error in limited))
-    if all(isinstance(e, TransientSourceError) for e in errors):
-        return TransientSourceError(message)
-    return SourceError(message)
+    return partial_failure(message, errors)

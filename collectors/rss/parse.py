@@ -72,7 +72,13 @@ def entry_time(entry: Mapping[str, Any], key: str) -> datetime | None:
 def _bounded(source_id: str) -> str:
     if len(source_id) <= MAX_SOURCE_ID:
         return source_id
+    # a digest of the whole id, not a cut: a cut could give two entries one id
     return "sha256:" + hashlib.sha256(source_id.encode()).hexdigest()
+
+
+def feed_tag(feed_url: str) -> str:
+    """A short stand-in for a feed's URL in ids: the URL may carry a password or a token."""
+    return "feed:" + hashlib.sha256(feed_url.encode()).hexdigest()[:16]
 
 
 def entry_id(entry: Mapping[str, Any], feed_url: str) -> str:
@@ -82,12 +88,12 @@ def entry_id(entry: Mapping[str, Any], feed_url: str) -> str:
     title = str(entry.get("title") or "").strip()
     if guid:
         # a bare guid such as "1234" is only unique within its feed
-        return _bounded(guid if ":" in guid else f"{feed_url}#{guid}")
+        return _bounded(guid if ":" in guid else f"{feed_tag(feed_url)}#{guid}")
     if link:
         return _bounded(link)
     if title:
         digest = hashlib.sha256(title.encode()).hexdigest()[:24]
-        return f"{feed_url}#title:{digest}"[:MAX_SOURCE_ID]
+        return f"{feed_tag(feed_url)}#title:{digest}"
     raise EntryError("entry has no id, link or title")
 
 

@@ -15,6 +15,7 @@ from collectors.base import RateLimitedError, SourceConfigError
 from collectors.hackernews import HackerNewsCollector, build
 from collectors.hackernews.parse import (
     LOOKBACK_SECONDS,
+    MAX_REJECTED,
     MAX_SEEN,
     Hit,
     HitError,
@@ -27,7 +28,7 @@ from collectors.hackernews.parse import (
 )
 from collectors.queries import Query, QueryKind
 from collectors.text import html_to_text
-from socialcrm.mention import Cursor
+from socialcrm.mention import Cursor, Mention
 from socialcrm.settings import Settings
 from tests.collectors.contract import CollectorContract, Harness, fetch_all, mentions_of
 from tests.collectors.fakeweb import FakeWeb, Reply, Request
@@ -381,6 +382,8 @@ def test_malformed_hit_on_a_later_run_is_quarantined_not_fatal(algolia: FakeAlgo
     assert [(q.locator, q.source) for page in again for q in page.quarantined] == [
         ("41000012", "hackernews")
     ]
+    third = fetch_all(_builder(web, lambda _s: None), again[-1].cursor)
+    assert [q for page in third for q in page.quarantined] == []
 
 
 @pytest.mark.parametrize(
@@ -426,6 +429,60 @@ def test_a_hit_with_an_impossible_time_is_quarantined_and_blocks_nothing(
     algolia.add_hit("Inkwell", _comment("41000042", 1793614950))
     again = fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)
     assert [m.source_id for m in mentions_of(again)] == ["41000042"]
+    # the search still returns it (no floor passes it), but it was quarantined already
+    assert [q for page in again for q in page.quarantined] == []
+    third = fetch_all(_builder(web, lambda _s: None), again[-1].cursor)
+    assert (mentions_of(third), [q for page in third for q in page.quarantined]) == ([], [])
+
+
+def test_a_hit_without_an_object_id_is_quarantined_once_though_its_votes_change(
+    algolia: FakeAlgolia,
+) -> None:
+    web = _web(algolia)
+    nameless = {k: v for k, v in _comment("x", 1793614150).items() if k != "objectID"}
+    algolia.add_hit("Inkwell", {**nameless, "points": 1})
+    algolia.add_hit("Quillpad", {**nameless, "points": 1})  # found by two terms: one record
+    pages = fetch_all(_builder(web, lambda _s: None))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert "no objectID" in reject.reason
+    for hits in (algolia.pages["Inkwell"][0]["hits"], algolia.pages["Quillpad"][0]["hits"]):
+        for hit in hits:
+            if "objectID" not in hit:
+                hit["points"] = 7
+    again = fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)
+    assert [q for page in again for q in page.quarantined] == []
+
+
+def test_the_rejected_set_is_bounded_and_keeps_what_the_search_still_returns() -> None:
+    keys = [f"k{n}" for n in range(MAX_REJECTED + 10)]
+    mark = Watermark(5).reject(keys)
+    assert mark.rejected == tuple(keys[-MAX_REJECTED:])
+    assert mark.reject(keys[-3:]) is mark  # all known: the cursor does not change
+    again = mark.reject([keys[-MAX_REJECTED], "new"])
+    assert again.rejected[-2:] == (keys[-MAX_REJECTED], "new")
+    assert len(again.rejected) == MAX_REJECTED
+    assert Watermark.from_state(again.to_state()) == again
+    assert again.advance([Hit("a", 100, {})]).rejected == again.rejected
+    assert "rejected" not in Watermark(5).to_state()
+
+
+def test_a_hit_the_mention_refuses_is_quarantined_once(
+    algolia: FakeAlgolia, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refusing(**fields: Any) -> Mention:
+        if len(fields["source_id"]) > 255:
+            raise ValueError("mention source_id must be at most 255 characters")
+        return Mention(**fields)
+
+    monkeypatch.setattr("collectors.hackernews.parse.Mention", refusing)
+    web = _web(algolia)
+    algolia.add_hit("Inkwell", _comment("4" * 300, 1793614150))
+    pages = fetch_all(_builder(web, lambda _s: None))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert "at most 255" in reject.reason
+    assert {m.source_id for m in mentions_of(pages)} == EXPECTED
+    again = fetch_all(_builder(web, lambda _s: None), pages[-1].cursor)
+    assert (mentions_of(again), [q for page in again for q in page.quarantined]) == ([], [])
 
 
 def test_read_hit_refuses_times_a_datetime_cannot_hold() -> None:

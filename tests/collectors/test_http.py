@@ -113,6 +113,21 @@ def test_an_exhausted_quota_far_away_ends_the_run() -> None:
     assert caught.value.retry_after == 3600
 
 
+def test_an_exhausted_quota_on_one_host_does_not_pause_another() -> None:
+    now = [1_800_000_000.0]
+    web = FakeWeb()
+    headers = {"ratelimit-remaining": "0", "ratelimit-reset": str(int(now[0]) + 3600)}
+    web.route("GET", "/a.xml", Reply(200, [1], headers))
+    web.route("GET", "/b.xml", [2])
+    slept: list[float] = []
+    client = _client(web, slept, now)
+    client.get("https://a.example/a.xml")
+    assert client.get("https://b.example/b.xml").json() == [2]
+    assert slept == []
+    with pytest.raises(RateLimitedError):
+        client.get("https://a.example/a.xml")  # host A itself still waits for its reset
+
+
 def test_errors_never_show_credentials_in_urls() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from collectors.rss.parse import (
     cursor_for,
     entry_id,
     entry_to_mention,
+    feed_tag,
     read_entry,
     seen_key,
     states_from,
@@ -199,7 +201,7 @@ def test_undated_entries_take_the_fetch_time_once(feeds: FakeFeeds) -> None:
     feeds.add_to_blog(tip_item * 2)  # listed twice: still one mention
     web = feeds.web()
     first = mentions_of(pages := fetch_all(_build(web, [BLOG])))
-    (tip,) = [m for m in first if m.source_id == f"{BLOG}#tip-1"]
+    (tip,) = [m for m in first if m.source_id == f"{feed_tag(BLOG)}#tip-1"]
     assert tip.created_at == FETCHED_AT
     assert mentions_of(fetch_all(_build(web, [BLOG]), pages[-1].cursor)) == []
 
@@ -416,7 +418,7 @@ def test_rss_dates_become_utc_and_unchanged_entries_are_not_edited() -> None:
     ("entry", "expected"),
     [
         ({"id": "tag:x,2026:1", "link": "https://x/1"}, "tag:x,2026:1"),
-        ({"id": "42"}, f"{BLOG}#42"),
+        ({"id": "42"}, "feed:" + hashlib.sha256(BLOG.encode()).hexdigest()[:16] + "#42"),
         ({"link": "https://x/1", "title": "t"}, "https://x/1"),
     ],
 )
@@ -427,7 +429,7 @@ def test_entry_ids(entry: dict[str, str], expected: str) -> None:
 def test_title_only_ids_are_namespaced_and_stable_and_nameless_entries_refused() -> None:
     first = entry_id({"title": "Hello"}, BLOG)
     assert first == entry_id({"title": "Hello"}, BLOG) != entry_id({"title": "Hello"}, NEWS)
-    assert first.startswith(f"{BLOG}#title:")
+    assert first.startswith(f"{feed_tag(BLOG)}#title:")
     with pytest.raises(EntryError, match="no id, link or title"):
         entry_id({"summary": "x"}, BLOG)
     with pytest.raises(EntryError, match="no title and no text"):
@@ -492,3 +494,67 @@ def test_odd_dates_make_a_quarantine_record_not_a_crash() -> None:
     assert isinstance(item, Quarantined)
     assert item.reason.startswith("entry has an unreadable")
     assert key == read_entry(odd, FeedInfo(BLOG, None), FETCHED_AT)[0]
+
+
+def test_ids_of_a_long_feed_url_stay_unique_and_within_the_column() -> None:
+    long_feed = "https://blog.example/feed.xml?" + "x" * 270
+    assert len(long_feed) == 300
+    first, second = (entry_id({"title": t}, long_feed) for t in ("One", "Two"))
+    assert first != second
+    bare = [entry_id({"id": f"{n}" * 300}, long_feed) for n in (1, 2)]
+    links = [entry_id({"link": f"https://x.example/{c * 300}"}, long_feed) for c in "ab"]
+    assert len({*bare, *links}) == 4
+    assert max(len(i) for i in (first, second, *bare, *links)) <= 255
+
+
+def test_ids_never_carry_the_feeds_password_or_token() -> None:
+    private = "https://reader:s3cret@blog.example/feed.xml?token=abc123"
+    ids = [entry_id(entry, private) for entry in ({"id": "42"}, {"title": "Hello"})]
+    assert ids[0] != entry_id({"id": "42"}, BLOG)  # still namespaced by the feed
+    for source_id in ids:
+        assert "s3cret" not in source_id
+        assert "abc123" not in source_id
+        assert "blog.example" not in source_id
+
+
+def test_an_entry_the_mention_refuses_is_quarantined_once(
+    feeds: FakeFeeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refusing(**fields: Any) -> Mention:
+        if fields["source_id"] == "tag:x,1:refused":
+            raise ValueError("mention source_id must be at most 255 characters")
+        return Mention(**fields)
+
+    monkeypatch.setattr("collectors.rss.parse.Mention", refusing)
+    feeds.add_to_blog("<item><title>Inkwell</title><guid>tag:x,1:refused</guid></item>")
+    web = feeds.web()
+    pages = fetch_all(_build(web, [BLOG]))
+    (reject,) = [q for page in pages for q in page.quarantined]
+    assert "at most 255" in reject.reason
+    assert {m.source_id for m in mentions_of(pages)} == BLOG_IDS
+    again = fetch_all(_build(web, [BLOG]), pages[-1].cursor)
+    assert [q for page in again for q in page.quarantined] == []
+
+
+def test_a_rate_limited_feed_holds_up_no_other_feed(feeds: FakeFeeds) -> None:
+    web = feeds.web()
+    web.fail_next(429, {"Retry-After": "120"})  # the first feed's request
+    sleeps: list[float] = []
+    pages: list[Any] = []
+    with pytest.raises(RateLimitedError) as caught:
+        pages.extend(_build(web, [NEWS, BLOG], sleeps.append).fetch(None))
+    assert {m.source_id for m in mentions_of(pages)} == BLOG_IDS
+    assert sleeps == []
+    assert caught.value.retry_after == 120
+    assert "feed https://news.example/atom.xml: rate limited (HTTP 429)" in str(caught.value)
+    assert len(web.calls("/atom.xml")) == 1
+
+
+def test_a_short_429_is_waited_out_after_the_other_feeds(feeds: FakeFeeds) -> None:
+    web = feeds.web()
+    web.fail_next(429, {"Retry-After": "7"})
+    events: list[Any] = []
+    collector = _build(web, [NEWS, BLOG], lambda seconds: events.append(seconds))
+    for page in collector.fetch(None):
+        events.append(set(states_from(page.cursor)))
+    assert events == [{BLOG}, 7, {BLOG, NEWS}]
