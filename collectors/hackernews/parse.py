@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from collectors.queries import Query
 from collectors.text import html_to_text
-from socialcrm.mention import MAX_KEY, Author, Cursor, Mention, Quarantined, fit, fit_key
+from socialcrm.mention import Author, Cursor, Mention, Quarantined
 
 SOURCE = "hackernews"
 HN = "https://news.ycombinator.com"
@@ -80,8 +80,7 @@ def _author(hit: Hit) -> str | None:
     name = _optional_str(hit.fields, "author")
     if name is None:
         raise HitError(f"hit {hit.object_id} has an invalid author: {value!r:.40}")
-    # cut to the stored width, unique still: the name is the author's identity
-    return fit_key(name)
+    return name
 
 
 def _is_comment(hit: Hit) -> bool:
@@ -115,7 +114,7 @@ def hit_to_mention(hit: Hit, matched_query: str | None = None) -> Mention | None
         url=f"{HN}/item?id={hit.object_id}",
         thread_id=_optional_str(fields, "story_id") if is_comment else hit.object_id,
         parent_id=_optional_str(fields, "parent_id") if is_comment else None,
-        matched_query=fit(matched_query, MAX_KEY),
+        matched_query=matched_query,
         extra={"link": link} if link else {},
     )
 
@@ -251,5 +250,5 @@ def reject_key(raw: Any) -> str:
 def bad_hit(raw: Any, reason: str) -> Quarantined:
     """The quarantine record of a hit that cannot become a mention."""
     payload = json.dumps(raw, ensure_ascii=False, default=str)
-    locator = fit(str(raw.get("objectID")), MAX_KEY) if isinstance(raw, Mapping) else None
+    locator = str(raw.get("objectID")) if isinstance(raw, Mapping) else None
     return Quarantined(SOURCE, reason, payload, locator)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard
 
 from collectors.queries import Query, QueryKind, Watch
-from socialcrm.mention import MAX_KEY, Author, Mention
+from socialcrm.mention import Author, Mention
 
 SOURCE = "reddit"
 SITE = "https://www.reddit.com"
@@ -42,7 +42,6 @@ FIELDS = (
     "was_comment",
 )
 GONE = ("[deleted]", "[removed]")
-_Key = TypeVar("_Key", bound=str | None)
 
 
 class ItemError(ValueError):
@@ -138,13 +137,6 @@ def _required(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _fitting(value: _Key, what: str) -> _Key:
-    # a shortened id is no longer one Reddit knows: a reply to it would go nowhere
-    if value is not None and len(value) > MAX_KEY:
-        raise ItemError(f"{what} is longer than {MAX_KEY} characters")
-    return value
-
-
 def _text(data: Mapping[str, Any], fullname: str) -> str:
     if fullname.startswith("t4_") and isinstance(subject := data.get("subject"), str):
         body = data.get("body")
@@ -228,7 +220,7 @@ def parse_item(data: Mapping[str, Any], found_by: Query, watch: Watch | None) ->
     parent = data.get("parent_id")
     subreddit = data.get("subreddit")
     # a crosspost whose original was not sent along still dedupes to the original's id
-    source_id = _fitting(str(data.get("crosspost_parent") or fullname), "source_id")
+    source_id = str(data.get("crosspost_parent") or fullname)
     thread_id = source_id if fullname.startswith("t3_") else _thread_id(data, fullname)
     parent_id = parent if isinstance(parent, str) and fullname.startswith(("t1_", "t4_")) else None
     return Mention(
@@ -239,8 +231,8 @@ def parse_item(data: Mapping[str, Any], found_by: Query, watch: Watch | None) ->
         author=_author(data),
         url=permalink_url(data, fullname),
         title=data.get("title") if fullname.startswith("t3_") else None,
-        thread_id=_fitting(thread_id, "thread_id"),
-        parent_id=_fitting(parent_id, "parent_id"),
+        thread_id=thread_id,
+        parent_id=parent_id,
         matched_query=label,
         edited_at=edited_at(data.get("edited")),
         extra={"subreddit": subreddit} if isinstance(subreddit, str) else {},

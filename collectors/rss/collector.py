@@ -22,7 +22,6 @@ from collectors.rss.parse import (
     SOURCE,
     FeedInfo,
     FeedState,
-    clip,
     cursor_for,
     plain,
     read_entry,
@@ -157,7 +156,7 @@ class RssCollector:
         reason = f"feed is not valid RSS/Atom: {parsed.get('bozo_exception')}"
         log.warning("%s: %s %s", SOURCE, redact(url), reason)
         document = content[:2000].decode("utf-8", errors="replace")
-        locator = clip(redact(url))
+        locator = redact(url)
         return Page((), cursor_for(states), (Quarantined(SOURCE, reason, document, locator),))
 
     def _entries(
@@ -191,7 +190,7 @@ class RssCollector:
         if self.match_terms and self.watch.find(text) is None:
             return None
         label = self.watch.label_for(text, feed.query)
-        return replace(mention, matched_query=clip(label)) if label else None
+        return replace(mention, matched_query=label) if label else None
 
 
 def _soon_again(failures: Sequence[FeedFailure]) -> list[tuple[str, RateLimitedError]]:

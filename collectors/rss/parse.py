@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from collectors.http import redact
 from collectors.queries import Query, QueryKind
 from collectors.text import html_to_text
-from socialcrm.mention import MAX_KEY, Author, Cursor, Mention, Quarantined, fit, fit_key
+from socialcrm.mention import MAX_KEY, Author, Cursor, Mention, Quarantined
 
 SOURCE = "rss"
 # entries remembered per feed: more than a feed document holds (a document's own entries are
@@ -28,11 +28,6 @@ DATE_ERRORS = (TypeError, ValueError, OverflowError, OSError)
 
 class EntryError(ValueError):
     """An entry that cannot become a mention; the message is the quarantine reason."""
-
-
-def clip(text: str) -> str:
-    """`text` cut to the stored width of a label or locator, the cut marked with an ellipsis."""
-    return fit(text, MAX_KEY) or ""
 
 
 # -- parsing entries (pure) ------------------------------------------------------------------
@@ -116,16 +111,12 @@ def _author(entry: Mapping[str, Any], link: str | None, feed: FeedInfo) -> Autho
     href = detail.get("href") if isinstance(detail, Mapping) else None
     site = urlsplit(link or feed.url).hostname
     if name:
-        # multi-author feeds (arXiv) name hundreds of people in one string: the handle is an
-        # identity, so it is cut keeping it unique; the display name is only cut
-        return Author(handle=_handle(name), display_name=clip(name), url=href)
+        # multi-author feeds (arXiv) name hundreds of people in one string: `Author` fits the
+        # handle keeping it unique (it is an identity) and only cuts the display name
+        return Author(handle=name, display_name=name, url=href)
     if site:
-        return Author(handle=_handle(site), url=f"https://{site}")
-    return Author(handle=_handle(feed.title or redact(feed.url)))
-
-
-def _handle(name: str) -> str:
-    return fit_key(name) or name
+        return Author(handle=site, url=f"https://{site}")
+    return Author(handle=feed.title or redact(feed.url))
 
 
 def entry_to_mention(entry: Mapping[str, Any], feed: FeedInfo, fetched_at: datetime) -> Mention:
@@ -152,7 +143,7 @@ def entry_to_mention(entry: Mapping[str, Any], feed: FeedInfo, fetched_at: datet
         created_at=created,
         author=_author(entry, url, feed),
         url=url,
-        matched_query=clip(feed.query.label),
+        matched_query=feed.query.label,
         edited_at=updated if published and updated and updated > published else None,
     )
 
@@ -178,9 +169,7 @@ def read_entry(
     except (ValueError, TypeError, OverflowError) as error:  # EntryError, or what Mention refuses
         kept = payload(entry)
         reason = str(error).replace(feed.url, redact(feed.url))
-        return seen_key(f"quarantined:{kept}"), Quarantined(
-            SOURCE, reason, kept, clip(redact(feed.url))
-        )
+        return seen_key(f"quarantined:{kept}"), Quarantined(SOURCE, reason, kept, redact(feed.url))
     return seen_key(mention.source_id), mention
 
 

@@ -467,7 +467,7 @@ def test_an_id_too_long_to_store_is_quarantined_not_shortened(fake: FakeReddit) 
     fake.comments["data"]["children"].insert(0, comment("x" * 300, 1793615000.0))
     pages = fetch_all(_comments_only(fake, limit=25))
     (reject,) = [q for page in pages for q in page.quarantined]
-    assert reject.reason == "source_id is longer than 255 characters"
+    assert reject.reason == "mention source_id is longer than 255 characters"
     assert json.loads(reject.payload)["name"] == long_name
     found = [m.source_id for m in mentions_of(pages)]
     assert found  # the rest of the listing goes on
