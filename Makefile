@@ -30,6 +30,7 @@ lint: $(STAMP)
 ## bench: the benchmarks, printing their figures
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/nlp.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -130,8 +130,9 @@ def run(
         settings = state.settings = settings.model_copy(update={"sources": sources})
     db = state.database()
     collectors = _checked(settings, db, _enabled_collectors(settings))
+    _cli_nlp.load_classifier(settings)  # a broken model stops start-up, not the first batch
     log.info("chat (Discord) and web dashboard are not built yet (issues #6 and #7)")
-    jobs = Jobs(settings, db, collectors, pipeline.default_stages())
+    jobs = Jobs(settings, db, collectors, pipeline.default_stages(settings))
     stop = threading.Event()
     try:
         with deployment_lock(db), _stopping_on_signals(stop):
@@ -251,7 +252,8 @@ def process(ctx: typer.Context) -> None:
     """Move every waiting mention through classify, link and route."""
     state = _state(ctx)
     db = state.database()
-    stages = pipeline.default_stages()
+    stages = pipeline.default_stages(state.settings)
+    _cli_nlp.load_classifier(state.settings)
     with _progress() as bar:
         moved = {}
         for stage in stages:
@@ -266,7 +268,8 @@ def process(ctx: typer.Context) -> None:
 
 
 @contextmanager
-def _progress() -> Iterator[Progress]:
+def _progress(disable: bool = False) -> Iterator[Progress]:
+    """A progress bar on stderr that disappears when done."""
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -274,6 +277,7 @@ def _progress() -> Iterator[Progress]:
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=disable,
     )
     with bar:
         yield bar
@@ -423,3 +427,6 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return _ago(utcnow() - timedelta(seconds=seconds)).removesuffix(" ago")
+
+
+from socialcrm import cli_nlp as _cli_nlp  # noqa: E402  (registers classify and nlp)

@@ -178,10 +178,10 @@ class Page:
 class Classification:
     """What the NLP stage concluded about a mention, with its probabilities."""
 
-    sentiment: str
+    sentiment: str | None
     sentiment_scores: Mapping[str, float]
     intents: Mapping[str, float]
-    needs_reply: float
+    needs_reply: float | None
     uncertain: bool
     lang: str | None
     model: str

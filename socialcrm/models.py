@@ -214,14 +214,31 @@ class Classification(Base):
     mention_id: Mapped[int] = mapped_column(
         Id, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
     )
-    sentiment: Mapped[str] = mapped_column(String(16), index=True)
+    # Null when the text is in a language the model does not label.
+    sentiment: Mapped[str | None] = mapped_column(String(16), index=True)
     sentiment_scores: Mapped[dict[str, Any]]
     intents: Mapped[dict[str, Any]]
-    needs_reply: Mapped[float] = mapped_column(Float)
+    needs_reply: Mapped[float | None] = mapped_column(Float)
     uncertain: Mapped[bool] = mapped_column(Boolean)
     lang: Mapped[str | None] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(255))
     classified_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LabelCorrection(Base):
+    """A label a person gave a mention, to retrain the model with (`nlp train --with-feedback`)."""
+
+    __tablename__ = "label_corrections"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    mention_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("mentions.id", ondelete="CASCADE"), index=True
+    )
+    sentiment: Mapped[str | None] = mapped_column(String(16))
+    # The full set of intents the mention has (None: intents were not corrected).
+    intents: Mapped[list[str] | None] = mapped_column(JSON)
+    corrected_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Customer(Base):

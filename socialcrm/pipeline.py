@@ -14,6 +14,7 @@ from collectors.base import Collector, RateLimitedError, SourceConfigError, Sour
 from socialcrm import health, models, storage
 from socialcrm.db import Database
 from socialcrm.mention import Mention, MentionState, Page, utcnow
+from socialcrm.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,15 @@ class _PassThrough:
         log.debug("%s pass-through: %d mention(s)", self.name, len(mentions))
 
 
-def default_stages() -> list[Stage]:
+def default_stages(settings: Settings) -> list[Stage]:
     """The stages in order; each not yet built is an explicit pass-through."""
+    # imported here: loading torch takes seconds that commands without a pipeline should not pay
+    from nlp import classifier
+    from nlp.stage import ClassifyStage
+
+    classify = ClassifyStage(lambda: classifier.shared(settings.nlp, settings))
     return [
-        Stage(
-            "classify", MentionState.COLLECTED, MentionState.CLASSIFIED, _PassThrough("classify", 4)
-        ),
+        Stage("classify", MentionState.COLLECTED, MentionState.CLASSIFIED, classify),
         Stage("link", MentionState.CLASSIFIED, MentionState.LINKED, _PassThrough("link", 5)),
         Stage("route", MentionState.LINKED, MentionState.ROUTED, _PassThrough("route", 6)),
     ]

@@ -240,6 +240,27 @@ class ImportSettings(_Section):
     page_size: int = Field(default=5000, ge=1, le=50_000)
 
 
+class NlpSettings(_Section):
+    """The classify stage: which model, when a label counts as uncertain, and languages."""
+
+    # Empty: the model shipped with socialcrm (offline). Otherwise a folder written by
+    # `socialcrm nlp train`.
+    model_dir: str = ""
+    # Empty: sentiment from the shipped model. Otherwise a Hugging Face model id or local folder
+    # of a 3-class sentiment model (negative/neutral/positive), e.g. for users who are online.
+    sentiment_model: str = ""
+    # Folder of editable few-shot example files (<intent>.txt); empty: the shipped examples.
+    examples_dir: str = ""
+    # A sentiment whose calibrated probability is below this is "uncertain" (sent to a person).
+    uncertain_below: float = Field(default=0.6, ge=0.0, le=1.0)
+    # Text detected as another language with at least this confidence gets no English labels.
+    language_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Languages the model labels (ISO 639-1 codes).
+    languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    # Texts per forward pass.
+    batch_size: int = Field(default=64, ge=1, le=1024)
+
+
 class Secrets(BaseSettings):
     """Credentials: only from `SOCIALCRM_*` environment variables or the git-ignored file."""
 
@@ -272,6 +293,7 @@ class Settings(_Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     sources: SourcesSettings = SourcesSettings()
     import_: ImportSettings = Field(default=ImportSettings(), alias="import")
+    nlp: NlpSettings = NlpSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -279,6 +301,10 @@ class Settings(_Section):
     def data_dir(self) -> Path:
         """The data directory, relative paths taken from the settings file's folder."""
         return (self.base_dir / self.app.data_dir).resolve()
+
+    def path(self, value: Path) -> Path:
+        """A configured path, relative ones taken from the settings file's folder."""
+        return (self.base_dir / value).resolve()
 
     @property
     def database_url(self) -> str:

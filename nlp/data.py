@@ -1,0 +1,116 @@
+"""Labelled data for training and evaluation: TweetEval, complaints, tweet_act, YouTube spam."""
+
+from __future__ import annotations
+
+import csv
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlp.labels import ACT_LABELS
+
+_USER = re.compile(r"(?<![\w@])@[\w.@-]+")
+_URL = re.compile(r"https?://\S+|www\.\S+")
+
+
+class DataError(RuntimeError):
+    """Training or evaluation data is missing or malformed."""
+
+
+def normalise(text: str) -> str:
+    """The text as the model saw it in training: handles become @user, links become http."""
+    return _URL.sub("http", _USER.sub("@user", text)).strip()
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text for one task (label: class index, or 0/1 for binary tasks)."""
+
+    text: str
+    task: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """Examples used for training and examples held back to calibrate and evaluate."""
+
+    train: list[Example]
+    dev: list[Example]
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh))
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def tweeteval(root: Path, part: str) -> list[Example]:
+    """TweetEval sentiment `train` or `val`: label 0 negative, 1 neutral, 2 positive."""
+    folder = root / "tweeteval" / "sentiment"
+    texts = _lines(folder / f"{part}_text.txt")
+    labels = _lines(folder / f"{part}_labels.txt")
+    if len(texts) != len(labels):
+        raise DataError(f"{folder}: {len(texts)} texts but {len(labels)} labels in {part}")
+    return [Example(t, "sentiment", int(y)) for t, y in zip(texts, labels, strict=True)]
+
+
+def complaints(root: Path) -> list[Example]:
+    """Tweets to customer-service accounts, complaint 1/0."""
+    return [
+        Example(r["text"], "complaint", int(r["complaint"]))
+        for r in _rows(root / "complaints" / "train.csv")
+    ]
+
+
+def tweet_acts(root: Path) -> list[Example]:
+    """Tweets labelled with a speech act (question, request, suggestion, ...)."""
+    rows = _rows(root / "tweet_act" / "train.csv")
+    return [
+        Example(r["text"], "act", ACT_LABELS.index(r["act"]))
+        for r in rows
+        if r["act"] in ACT_LABELS
+    ]
+
+
+def youtube_spam(root: Path) -> list[Example]:
+    """YouTube comments, spam 1/0."""
+    return [
+        Example(r["text"], "spam", int(r["spam"]))
+        for r in _rows(root / "youtube_spam" / "train.csv")
+    ]
+
+
+def hold_out(examples: Sequence[Example], size: int, seed: int) -> Split:
+    """A seeded, class-stratified split: `size` examples for dev, the rest for training."""
+    rng = random.Random(seed)
+    by_label: dict[int, list[Example]] = {}
+    for ex in examples:
+        by_label.setdefault(ex.label, []).append(ex)
+    train: list[Example] = []
+    dev: list[Example] = []
+    for label in sorted(by_label):
+        group = by_label[label][:]
+        rng.shuffle(group)
+        take = round(size * len(group) / len(examples))
+        dev += group[:take]
+        train += group[take:]
+    return Split(train, dev)
+
+
+def sample(examples: Sequence[Example], limit: int | None, seed: int) -> list[Example]:
+    """At most `limit` examples, drawn with a seed (all of them when `limit` is None)."""
+    if limit is None or limit >= len(examples):
+        return list(examples)
+    return random.Random(seed).sample(list(examples), limit)

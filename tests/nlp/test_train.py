@@ -1,0 +1,164 @@
+"""`socialcrm nlp train`, `eval` and `correct` end to end, on a small labelled set made here."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from nlp.data import Example
+from nlp.network import META_FILE, WEIGHTS_FILE
+from nlp.train import TrainConfig, corpus, epoch_examples
+from socialcrm.cli import app
+from socialcrm.db import Database
+from socialcrm.mention import Cursor, Page
+from socialcrm.storage import save_page
+from tests.fakes import mention
+
+WORDS = {
+    0: ["awful", "broken", "hate"],
+    1: ["tuesday", "meeting", "report"],
+    2: ["love", "great", "thanks"],
+}
+
+
+def write_data(root: Path, n: int = 60) -> Path:
+    """A miniature of ../shared/data: the same files and formats, made-up texts."""
+    rng = random.Random(0)
+    folder = root / "tweeteval" / "sentiment"
+    folder.mkdir(parents=True)
+    for part in ("train", "val"):
+        labels = [i % 3 for i in range(n)]
+        texts = [
+            f"{rng.choice(WORDS[y])} {rng.choice(WORDS[y])} number {i}"
+            for i, y in enumerate(labels)
+        ]
+        (folder / f"{part}_text.txt").write_text("\n".join(texts) + "\n")
+        (folder / f"{part}_labels.txt").write_text("\n".join(map(str, labels)) + "\n")
+    tables = {
+        "complaints": (
+            ["id", "text", "complaint", "domain"],
+            lambda i: [i, f"my order {i} is late" if i % 2 else f"nice day {i}", i % 2, "x"],
+        ),
+        "tweet_act": (
+            ["text", "act"],
+            lambda i: [
+                f"how do I fix {i}?" if i % 3 == 0 else f"it is {i}",
+                "QUE" if i % 3 == 0 else "STM",
+            ],
+        ),
+        "youtube_spam": (
+            ["id", "text", "spam"],
+            lambda i: [i, f"subscribe to my channel {i}" if i % 2 else f"good song {i}", i % 2],
+        ),
+    }
+    for name, (header, make) in tables.items():
+        (root / name).mkdir()
+        with (root / name / "train.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(make(i) for i in range(n))
+    return root
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def quick_train(data: Path, model: Path, limit: int, *extra: str) -> Result:
+    """One epoch of `nlp train` on at most `limit` examples per task."""
+    args = ["--data", str(data), "--output", str(model), "--epochs", "1", "--limit", str(limit)]
+    return invoke("nlp", "train", *args, *extra)
+
+
+def test_train_writes_a_compact_artifact_that_classify_and_eval_use(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    model = tmp_path / "model"
+    result = quick_train(data, model, 40)
+    assert result.exit_code == 0, result.output
+    assert f"to {model}" in result.stdout
+    assert "macro" in result.stdout  # the metrics table
+    meta = json.loads((model / META_FILE).read_text())
+    assert meta["training"]["limit"] == 40
+    assert set(meta["temperatures"]) == {"sentiment", "complaint", "act", "spam"}
+    assert set(meta["lexical_weights"]) == {"sentiment"}
+    assert meta["training"]["chosen"].startswith("epoch 1")
+    assert meta["metrics"]["sentiment"]["n"] == 60  # the whole validation file
+    assert (model / WEIGHTS_FILE).stat().st_size < 25 * 2**20
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text(f'[nlp]\nmodel_dir = "{model}"\n')
+    classified = CliRunner().invoke(app, ["-c", str(settings), "classify"], input="love it\n")
+    assert classified.exit_code == 0, classified.output
+    assert json.loads(classified.stdout)["model"] == f"{meta['name']}@{meta['version']}"
+    evaluated = invoke("-c", str(settings), "nlp", "eval", "--data", str(data))
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "macro-recall" in evaluated.stdout
+    assert "sentiment" in evaluated.stdout
+
+
+def test_training_is_reproducible_with_the_same_seed(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    for name in ("a", "b"):
+        assert quick_train(data, tmp_path / name, 24).exit_code == 0
+    assert (tmp_path / "a" / WEIGHTS_FILE).read_bytes() == (
+        tmp_path / "b" / WEIGHTS_FILE
+    ).read_bytes()
+
+
+def test_missing_data_is_a_one_line_error(tmp_path: Path) -> None:
+    result = invoke("nlp", "train", "--data", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "pass --data DIR" in result.stderr
+
+
+def test_the_dev_splits_are_never_trained_on(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    splits = corpus(TrainConfig(data_dir=data, output=tmp_path, limit=40))
+    # sentiment is calibrated on the validation file; each intent set keeps a dev split
+    assert splits["sentiment"].dev == []
+    for task in ("complaint", "act", "spam"):
+        split = splits[task]
+        assert split.dev
+        assert not {e.text for e in split.dev} & {e.text for e in split.train}
+
+
+def test_corrections_are_included_with_feedback(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOCIALCRM_DATABASE_URL", database_url)
+    db = Database(database_url)
+    db.upgrade()
+    with db.transaction() as session:
+        page = Page((replace(mention(1), text="the app ate my notes"),), Cursor())
+        [mention_id] = save_page(session, "fake", page).new_ids
+    db.dispose()
+    corrected = invoke(
+        "nlp", "correct", str(mention_id), "--sentiment", "negative", "--intent", "complaint"
+    )
+    assert corrected.exit_code == 0, corrected.output
+    assert "sentiment=negative; intents=complaint" in corrected.stdout
+    bad = invoke("nlp", "correct", str(mention_id), "--sentiment", "angry")
+    assert bad.exit_code == 2
+    assert "unknown sentiment 'angry'" in bad.stderr
+
+    data = write_data(tmp_path / "data")
+    model = tmp_path / "model"
+    result = quick_train(data, model, 24, "--with-feedback")
+    assert result.exit_code == 0, result.output
+    assert "including 3 example(s) from staff corrections" in result.stderr
+    meta = json.loads((model / META_FILE).read_text())
+    assert meta["training"]["feedback_examples"] == 3
+
+
+def test_an_epoch_holds_every_feedback_example(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    fed = [Example("the app ate my notes", "complaint", 1)]
+    cfg = TrainConfig(data_dir=data, output=tmp_path, limit=24, feedback=fed)
+    epoch = epoch_examples(corpus(cfg), cfg)
+    assert epoch.count(fed[0]) == cfg.intent_repeat
