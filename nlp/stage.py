@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from nlp.classifier import Classifier
-from socialcrm import models
+from socialcrm import models, storage
 from socialcrm.mention import Classification, Mention
 
 
@@ -38,19 +37,16 @@ def row(mention_id: int, label: Classification) -> dict[str, object]:
 class ClassifyStage:
     """Classify mentions in one batched pass; re-running replaces the earlier labels."""
 
+    # returns the process's classifier (`classifier.shared` loads it once)
     load: Callable[[], Classifier]
-    _classifier: Classifier | None = field(default=None, init=False)
 
     def __call__(self, session: Session, mentions: Sequence[Mention]) -> None:
         if not mentions:
             return
-        if self._classifier is None:
-            self._classifier = self.load()
-        labels = self._classifier.classify([mention_text(m) for m in mentions])
+        labels = self.load().classify([mention_text(m) for m in mentions])
         rows = [
             row(m.id, label) for m, label in zip(mentions, labels, strict=True) if m.id is not None
         ]
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(models.Classification).values(rows)
+        insert = storage.upsert(session, models.Classification).values(rows)
         replace = {c: insert.excluded[c] for c in rows[0] if c != "mention_id"}
         session.execute(insert.on_conflict_do_update(index_elements=["mention_id"], set_=replace))

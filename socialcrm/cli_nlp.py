@@ -86,7 +86,8 @@ def classify(
 ) -> None:
     """Classify texts: one JSON object per input line, in order."""
     classifier = load_classifier(_state(ctx).settings)
-    total = _count_lines(input_)
+    # counting reads the file once more: only worth it when a bar is shown
+    total = _count_lines(input_) if err.is_terminal else None
     with ExitStack() as stack:
         source = stack.enter_context(_opened(input_, "rb"))
         sink = stack.enter_context(_opened(output, "w"))
