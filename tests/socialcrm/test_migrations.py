@@ -190,3 +190,14 @@ def test_upgrade_from_the_first_revision_keeps_every_row(empty_db: Database) -> 
             stored = [dict(row._mapping) for row in connection.execute(select(table))]
             # later revisions may add columns; the first revision's values must be unchanged
             assert [{key: row[key] for key in rows[0]} for row in stored] == rows, name
+
+
+def test_foreign_keys_are_enforced_again_after_migrating_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # SQLite migrations run with foreign keys off (a table copy would otherwise cascade)
+    db = Database(f"sqlite:///{tmp_path / 'fk.db'}")
+    try:
+        db.upgrade()
+        with db.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        db.dispose()
