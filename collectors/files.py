@@ -78,6 +78,7 @@ def parse_record(fields: Mapping[str, Any], default_source: str) -> Mention:
         display_name=_text(fields, "author_name"),
         url=_text(fields, "author_url"),
         followers=_followers(fields),
+        bio=_text(fields, "author_bio"),
     )
     return Mention(
         source=_text(fields, "source") or default_source,

@@ -22,7 +22,7 @@ from rich.table import Table
 from collectors import registry
 from collectors.base import Collector, SourceConfigError
 from collectors.files import FileImportCollector, Format
-from socialcrm import models, pipeline, status
+from socialcrm import models, pipeline, pseudonym, status
 from socialcrm.db import Database, DatabaseError
 from socialcrm.locks import DeploymentLockedError, deployment_lock
 from socialcrm.logs import setup_logging
@@ -130,9 +130,9 @@ def run(
         settings = state.settings = settings.model_copy(update={"sources": sources})
     db = state.database()
     collectors = _checked(settings, db, _enabled_collectors(settings))
-    _cli_nlp.load_classifier(settings)  # a broken model stops start-up, not the first batch
+    cli_nlp.load_classifier(settings)  # a broken model stops start-up, not the first batch
     log.info("chat (Discord) and web dashboard are not built yet (issues #6 and #7)")
-    jobs = Jobs(settings, db, collectors, pipeline.default_stages(settings))
+    jobs = Jobs(settings, db, collectors, pipeline.default_stages(settings), maintenance=True)
     stop = threading.Event()
     try:
         with deployment_lock(db), _stopping_on_signals(stop):
@@ -253,7 +253,7 @@ def process(ctx: typer.Context) -> None:
     state = _state(ctx)
     db = state.database()
     stages = pipeline.default_stages(state.settings)
-    _cli_nlp.load_classifier(state.settings)
+    cli_nlp.load_classifier(state.settings)
     with _progress() as bar:
         moved = {}
         for stage in stages:
@@ -311,7 +311,10 @@ def import_(
     db = state.database()
     with _progress() as bar:
         task = bar.add_task(f"importing {file.name}", total=_count_lines(file))
-        summary = pipeline.collect(db, collector, progress=partial(bar.advance, task))
+        key = pseudonym.settings_key(state.settings)
+        summary = pipeline.collect(
+            db, collector, progress=partial(bar.advance, task), pseudonym_key=key
+        )
     _print_summary(summary)
     if summary.status != "ok":
         raise typer.Exit(1)
@@ -429,4 +432,11 @@ def _duration(seconds: float | None) -> str:
     return _ago(utcnow() - timedelta(seconds=seconds)).removesuffix(" ago")
 
 
-from socialcrm import cli_nlp as _cli_nlp  # noqa: E402  (registers classify and nlp)
+# each module adds its commands to `app` when imported
+from socialcrm import (  # noqa: E402
+    cli_crm,  # noqa: F401 - crm status|dispatch|retry-dead
+    cli_customers,  # noqa: F401 - customers import|link|unlink|merge|split|suggestions|accept|reject
+    cli_nlp,  # classify; nlp train|eval|correct
+    cli_privacy,  # noqa: F401 - customers export|forget; retention purge
+    cli_profile,  # noqa: F401 - customers show
+)

@@ -59,15 +59,29 @@ def _set(instance: object, name: str, value: object) -> None:
     object.__setattr__(instance, name, value)
 
 
+MAX_BIO: Final = 2000
+MAX_LINKS: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileLink:
+    """A link on an author's profile; `verified` when the platform checked it (Mastodon rel=me)."""
+
+    url: str
+    verified: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Author:
-    """Who wrote a mention, as the platform names them."""
+    """Who wrote a mention, as the platform names them, and what their profile says."""
 
     handle: str
     external_id: str | None = None
     display_name: str | None = None
     url: str | None = None
     followers: int | None = None
+    bio: str | None = None
+    links: tuple[ProfileLink, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.handle.strip():
@@ -75,6 +89,9 @@ class Author:
         _set(self, "handle", fit_key(self.handle))
         _set(self, "external_id", fit_key(self.external_id))
         _set(self, "display_name", fit(self.display_name, MAX_KEY))
+        _set(self, "bio", fit(self.bio, MAX_BIO))
+        links = tuple(link for link in self.links if len(link.url) <= MAX_URL)
+        _set(self, "links", links[:MAX_LINKS])
         if self.url is not None and len(self.url) > MAX_URL:
             _set(self, "url", None)
 

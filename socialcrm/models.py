@@ -81,9 +81,18 @@ class Author(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     url: Mapped[str | None] = mapped_column(String(2048))
     followers: Mapped[int | None] = mapped_column(Integer)
+    # what the profile says about itself: evidence for linking the author to a customer
+    bio: Mapped[str | None] = mapped_column(Text)
+    # [{"url", "verified"}]; SQL NULL (not JSON null) when unknown, so an upsert can keep the old
+    links: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     customer_id: Mapped[int | None] = mapped_column(
         Id, ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
+    # how the link to the customer was made: exact | evidence | manual; with its confidence
+    link_method: Mapped[str | None] = mapped_column(String(16))
+    link_confidence: Mapped[float | None] = mapped_column(Float)
+    link_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    linked_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -251,8 +260,51 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     crm_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # set when merged into another customer; `customers split` clears it again
+    merged_into_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    # something the CRM should hear about changed since the last push
+    dirty_since: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerHistory(Base):
+    """One change to a customer's links, with what is needed to undo it."""
+
+    __tablename__ = "customer_history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))  # link | unlink | merge | split | import
+    actor: Mapped[str] = mapped_column(String(255))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+
+
+class LinkSuggestion(Base):
+    """A possible author-to-customer link below the automatic threshold, for staff to decide."""
+
+    __tablename__ = "link_suggestions"
+    __table_args__ = (UniqueConstraint("author_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    author_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("authors.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    confidence: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open|accepted|rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class Identity(Base):
@@ -262,6 +314,8 @@ class Identity(Base):
     __table_args__ = (UniqueConstraint("kind", "value"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # kind: reddit | mastodon | bluesky | hackernews | email | website | crm | <source name>;
+    # value: normalised (crm_sync.identities.normalise)
     customer_id: Mapped[int] = mapped_column(
         Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
@@ -296,13 +350,24 @@ class OutboxMessage(Base):
     """A message to an outside system, sent after commit, retried, and never sent twice."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_outbox_connector_state", "connector", "state"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64), server_default="")
     topic: Mapped[str] = mapped_column(String(64))
+    # whose data the message carries: forgetting the person deletes the queued message
+    customer_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("authors.id", ondelete="CASCADE"), index=True
+    )
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     payload: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

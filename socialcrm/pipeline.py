@@ -60,9 +60,33 @@ def default_stages(settings: Settings) -> list[Stage]:
     classify = ClassifyStage(lambda: classifier.shared(settings.nlp, settings))
     return [
         Stage("classify", MentionState.COLLECTED, MentionState.CLASSIFIED, classify),
-        Stage("link", MentionState.CLASSIFIED, MentionState.LINKED, _PassThrough("link", 5)),
+        Stage("link", MentionState.CLASSIFIED, MentionState.LINKED, _link_stage(settings)),
         Stage("route", MentionState.LINKED, MentionState.ROUTED, _PassThrough("route", 6)),
     ]
+
+
+def _link_stage(settings: Settings) -> StageFn:
+    from crm_sync import outbox
+    from crm_sync.stage import LinkStage
+
+    if settings.privacy.pseudonymise_authors:
+        # hashed handles match no customer, and nothing about a person may go to the CRM
+        return _Skipped("link", "privacy.pseudonymise_authors is on")
+    return LinkStage(settings.crm, outbox.enabled_connectors(settings.crm))
+
+
+@dataclass
+class _Skipped:
+    """A stage switched off by settings: mentions move on unchanged, and the log says why once."""
+
+    name: str
+    why: str
+    announced: bool = field(default=False)
+
+    def __call__(self, _session: Session, mentions: Sequence[Mention]) -> None:
+        if not self.announced:
+            log.info("%s stage is off (%s): mentions move on unchanged", self.name, self.why)
+            self.announced = True
 
 
 def run_stage(
@@ -139,8 +163,16 @@ class _RunTally:
 LAG_SAMPLE = 200
 
 
-def collect(db: Database, collector: Collector, progress: Progress | None = None) -> CollectSummary:
-    """Fetch from the saved cursor on, committing each page with its cursor; record the run."""
+def collect(
+    db: Database,
+    collector: Collector,
+    progress: Progress | None = None,
+    pseudonym_key: bytes | None = None,
+) -> CollectSummary:
+    """Fetch from the saved cursor on, committing each page with its cursor; record the run.
+
+    With `pseudonym_key` (`socialcrm.pseudonym.settings_key`), authors are stored pseudonymised.
+    """
     with db.transaction() as session:
         run = models.CollectorRun(source=collector.name)
         session.add(run)
@@ -152,7 +184,9 @@ def collect(db: Database, collector: Collector, progress: Progress | None = None
     try:
         for page in collector.fetch(cursor):
             with db.transaction() as session:
-                result = storage.save_page(session, collector.name, page, known_authors)
+                result = storage.save_page(
+                    session, collector.name, page, known_authors, pseudonym_key
+                )
             tally.add(page, result)
             if progress is not None:
                 progress(result.seen + result.quarantined)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import (
@@ -19,7 +20,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors import registry
 from collectors.base import Collector
-from socialcrm import health, pipeline
+from crm_sync import outbox, retention
+from crm_sync.connectors import Connector, build_connectors
+from crm_sync.sync import push_profiles
+from socialcrm import health, pipeline, pseudonym
 from socialcrm.db import Database
 from socialcrm.mention import utcnow
 from socialcrm.settings import Settings
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 
 PIPELINE_JOB = "pipeline"
 HEALTH_JOB = "health"
+CRM_JOB = "crm"
+RETENTION_JOB = "retention"
 HEALTH_INTERVAL_SECONDS = 60
 DEFAULT_ALERT_MINUTES = 120
 
@@ -39,6 +45,8 @@ class JobSpec:
     id: str
     func: Callable[[], object]
     seconds: int
+    # run once a day at this hour (scheduler time zone) instead of every `seconds` from start
+    daily_at_hour: int | None = None
 
 
 def collect_job_id(source: str) -> str:
@@ -55,13 +63,18 @@ class Jobs:
         db: Database,
         collectors: Mapping[str, Collector],
         stages: Sequence[pipeline.Stage],
+        maintenance: bool = False,
     ) -> None:
         self.settings = settings
         self.db = db
         self.collectors = dict(collectors)
         self.stages = list(stages)
+        # the main job also pushes to the CRM and enforces retention; `collect` alone does not
+        self.maintenance = maintenance
         self.scheduler: BackgroundScheduler | None = None
         self._failing: dict[str, str] = {}
+        self._connectors: Mapping[str, Connector] | None = None
+        self._pseudonym_key = pseudonym.settings_key(settings)
 
     def specs(self) -> list[JobSpec]:
         """The jobs the settings ask for; no source runs more often than its minimum allows."""
@@ -78,6 +91,11 @@ class Jobs:
         if self.collectors:
             specs.append(JobSpec(HEALTH_JOB, self.check_health, HEALTH_INTERVAL_SECONDS))
         specs.append(JobSpec(PIPELINE_JOB, self.process, self.settings.pipeline.interval_seconds))
+        if self.maintenance:
+            crm, retention = self.settings.crm, self.settings.retention
+            if outbox.enabled_connectors(crm):
+                specs.append(JobSpec(CRM_JOB, self.sync_crm, crm.sync_interval_seconds))
+            specs.append(JobSpec(RETENTION_JOB, self.purge, 86_400, retention.hour))
         return specs
 
     def _collector_job(self, name: str) -> Callable[[], object]:
@@ -85,7 +103,9 @@ class Jobs:
 
     def collect(self, name: str) -> pipeline.CollectSummary:
         """Run one source once; log an outage when it starts and when it ends."""
-        summary = pipeline.collect(self.db, self.collectors[name])
+        summary = pipeline.collect(
+            self.db, self.collectors[name], pseudonym_key=self._pseudonym_key
+        )
         if summary.status == "ok":
             if self._failing.pop(name, None) is not None:
                 log.info("source %s is collecting again", name)
@@ -134,6 +154,28 @@ class Jobs:
             log.info("pipeline moved %s", ", ".join(f"{k}={v}" for k, v in moved.items()))
         return moved
 
+    def sync_crm(self) -> outbox.DispatchSummary:
+        """Queue the profiles that changed, then send what is due to the CRM connectors."""
+        if self._connectors is None:
+            self._connectors = build_connectors(self.settings)
+        crm = self.settings.crm
+        queued = push_profiles(self.db, crm, list(self._connectors))
+        summary = outbox.dispatch(self.db, self._connectors, crm)
+        if queued or summary.total:
+            log.info(
+                "crm: %d profile(s) queued; %d sent, %d to retry, %d dead, %d waiting",
+                queued,
+                summary.sent,
+                summary.retried,
+                summary.dead,
+                summary.waiting,
+            )
+        return summary
+
+    def purge(self) -> dict[str, int]:
+        """Delete what is older than the retention settings allow."""
+        return retention.purge(self.db, self.settings.retention)  # it logs what it deleted
+
     def _wake(self, job_id: str) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.modify_job(job_id, next_run_time=utcnow())
@@ -146,6 +188,12 @@ def _on_event(event: JobExecutionEvent) -> None:
         log.warning("job %s is still running; this run is skipped", event.job_id)
     elif event.exception is not None:
         log.error("job %s failed: %r", event.job_id, event.exception)
+
+
+def _when(spec: JobSpec) -> str:
+    if spec.daily_at_hour is not None:
+        return f"{spec.id} daily at {spec.daily_at_hour:02d}:00"
+    return f"{spec.id} every {spec.seconds} s"
 
 
 def create_scheduler(
@@ -163,16 +211,12 @@ def create_scheduler(
     )
     scheduler.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
     specs = [s for s in jobs.specs() if with_pipeline or s.id != PIPELINE_JOB]
-    log.info("jobs: %s", ", ".join(f"{s.id} every {s.seconds} s" for s in specs))
+    log.info("jobs: %s", ", ".join(_when(s) for s in specs))
     for spec in specs:
-        scheduler.add_job(
-            spec.func,
-            "interval",
-            seconds=spec.seconds,
-            id=spec.id,
-            name=spec.id,
-            next_run_time=utcnow(),
-            replace_existing=True,
-        )
+        if spec.daily_at_hour is not None:
+            trigger: dict[str, Any] = {"trigger": "cron", "hour": spec.daily_at_hour, "minute": 0}
+        else:
+            trigger = {"trigger": "interval", "seconds": spec.seconds, "next_run_time": utcnow()}
+        scheduler.add_job(spec.func, id=spec.id, name=spec.id, replace_existing=True, **trigger)
     jobs.scheduler = scheduler
     return scheduler

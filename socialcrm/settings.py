@@ -29,6 +29,7 @@ DEFAULT_SECRETS_FILE = "secrets.env"
 PLUGIN_GROUP = "socialcrm.collectors"
 
 Seconds = Annotated[int, Field(ge=1)]
+MIN_PSEUDONYM_KEY = 16  # characters of SOCIALCRM_PSEUDONYM_KEY
 
 
 class SettingsError(Exception):
@@ -261,6 +262,115 @@ class NlpSettings(_Section):
     batch_size: int = Field(default=64, ge=1, le=1024)
 
 
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class WebhookSettings(_Section):
+    """The signed outbound webhook (secret: SOCIALCRM_WEBHOOK_SECRET)."""
+
+    enabled: bool = False
+    url: str = ""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _enabled_needs_url(self) -> WebhookSettings:
+        if self.enabled and not self.url.startswith(("http://", "https://")):
+            raise ValueError('an enabled webhook needs url = "https://..."')
+        return self
+
+
+class HubSpotSettings(_Section):
+    """HubSpot contacts and notes (token: SOCIALCRM_HUBSPOT_TOKEN, a private app's token)."""
+
+    enabled: bool = False
+    api_url: Url = "https://api.hubapi.com"
+    # Contacts are upserted by this unique property: "email", or a custom property holding the
+    # customer's CRM id for customers without an email.
+    id_property: str = Field(default="email", min_length=1)
+    # A note on the contact for every pushed mention.
+    notes: bool = True
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
+class EngagementWeights(_Section):
+    """How much each kind of interaction adds to a customer's engagement score."""
+
+    mention: float = 1.0
+    question: float = 2.0
+    complaint: float = 2.0
+    praise: float = 3.0
+    purchase_intent: float = 5.0
+    reply: float = 2.0
+    staff_action: float = 1.0
+
+
+class CrmSettings(_Section):
+    """Linking authors to customers, enriched profiles, and what is pushed to the CRM."""
+
+    # An author is linked to a customer automatically at or above this confidence.
+    link_threshold: Probability = 0.85
+    # Links at or above this (and below link_threshold) are suggested to staff.
+    suggest_threshold: Probability = 0.4
+    # Authors not linked to a customer are pushed only when a mention has one of these intents
+    # with at least push_intent_probability.
+    push_unlinked_intents: list[str] = ["purchase_intent"]
+    push_intent_probability: Probability = 0.7
+    # Engagement decays by half in this many days.
+    engagement_half_life_days: float = Field(default=30.0, gt=0)
+    engagement_weights: EngagementWeights = EngagementWeights()
+    # Customer attribute (from the CRM import) that ABC segments rank by, e.g. revenue.
+    value_field: str = "revenue"
+    # A: the customers making up the first segment_a_share of the total value; B: up to
+    # segment_b_share; C: the rest.
+    segment_a_share: Probability = 0.8
+    segment_b_share: Probability = 0.95
+    # Churn risk: mean sentiment (-1..1) of the last churn_window_days fell by at least
+    # churn_drop against the window before it, with churn_min_mentions in each.
+    churn_window_days: int = Field(default=30, ge=1)
+    churn_drop: float = Field(default=0.5, gt=0, le=2)
+    churn_min_mentions: int = Field(default=2, ge=1)
+    # The outbox: how often it is sent, and how failed deliveries are retried.
+    sync_interval_seconds: Seconds = 60
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_base_seconds: Seconds = 30
+    retry_max_seconds: Seconds = 3600
+    webhook: WebhookSettings = WebhookSettings()
+    hubspot: HubSpotSettings = HubSpotSettings()
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> CrmSettings:
+        if self.suggest_threshold > self.link_threshold:
+            raise ValueError("suggest_threshold must not be above link_threshold")
+        if self.segment_a_share > self.segment_b_share:
+            raise ValueError("segment_a_share must not be above segment_b_share")
+        return self
+
+
+Days = Annotated[int, Field(ge=0)]
+
+
+class RetentionSettings(_Section):
+    """Days each kind of record is kept (0: for ever); a daily job deletes what is older."""
+
+    mentions_days: Days = 730
+    quarantine_days: Days = 30
+    collector_runs_days: Days = 90
+    outbox_sent_days: Days = 30
+    outbox_dead_days: Days = 90
+    audit_log_days: Days = 730
+    customer_history_days: Days = 365
+    # Hour of the day (scheduler time zone) the purge runs.
+    hour: int = Field(default=3, ge=0, le=23)
+
+
+class PrivacySettings(_Section):
+    """How much personal data is kept."""
+
+    # Store author handles as a keyed hash (key: SOCIALCRM_PSEUDONYM_KEY) and drop names and
+    # profile details: for analytics-only deployments; linking and replying need real handles.
+    pseudonymise_authors: bool = False
+
+
 class Secrets(BaseSettings):
     """Credentials: only from `SOCIALCRM_*` environment variables or the git-ignored file."""
 
@@ -276,6 +386,7 @@ class Secrets(BaseSettings):
     discord_token: SecretStr | None = None
     hubspot_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
+    pseudonym_key: SecretStr | None = None
 
     def values(self) -> list[str]:
         """Every secret value that is set, for masking in logs."""
@@ -294,8 +405,30 @@ class Settings(_Section):
     sources: SourcesSettings = SourcesSettings()
     import_: ImportSettings = Field(default=ImportSettings(), alias="import")
     nlp: NlpSettings = NlpSettings()
+    crm: CrmSettings = CrmSettings()
+    retention: RetentionSettings = RetentionSettings()
+    privacy: PrivacySettings = PrivacySettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _secrets_for_enabled_features(self) -> Settings:
+        secrets = self.secrets
+        needed = {
+            "SOCIALCRM_WEBHOOK_SECRET": self.crm.webhook.enabled and not secrets.webhook_secret,
+            "SOCIALCRM_HUBSPOT_TOKEN": self.crm.hubspot.enabled and not secrets.hubspot_token,
+            "SOCIALCRM_PSEUDONYM_KEY": self.privacy.pseudonymise_authors
+            and not secrets.pseudonym_key,
+        }
+        missing = [name for name, is_missing in needed.items() if is_missing]
+        if missing:
+            raise ValueError(f"set {missing[0]} (in the environment or secrets.env)")
+        key = secrets.pseudonym_key
+        if self.privacy.pseudonymise_authors and key and len(key) < MIN_PSEUDONYM_KEY:
+            raise ValueError(
+                f"SOCIALCRM_PSEUDONYM_KEY is too short: use {MIN_PSEUDONYM_KEY}+ random characters"
+            )
+        return self
 
     @property
     def data_dir(self) -> Path:
@@ -360,4 +493,7 @@ def _one_line(source: Path, error: ValidationError, secret: bool = False) -> str
         return f"{source}: unknown key {key}: remove it or check its spelling"
     value = "***" if secret else repr(first["input"])
     expected = first["msg"].removeprefix("Value error, ")
+    if not key or isinstance(first["input"], dict):
+        # a rule across keys (a table's validator): its message says what to fix
+        return f"{source}: {f'[{key}] ' if key else ''}{expected}"
     return f"{source}: {key} = {value} is invalid: {expected}"

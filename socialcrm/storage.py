@@ -11,8 +11,16 @@ from sqlalchemy import CursorResult, bindparam, func, insert, or_, select, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from socialcrm import models
-from socialcrm.mention import Author, Cursor, Mention, MentionState, Page, utcnow
+from socialcrm import models, pseudonym
+from socialcrm.mention import (
+    Author,
+    Cursor,
+    Mention,
+    MentionState,
+    Page,
+    ProfileLink,
+    utcnow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +62,20 @@ AuthorIds = dict[tuple[str, str], int]
 
 
 def save_page(
-    session: Session, source: str, page: Page, known_authors: AuthorIds | None = None
+    session: Session,
+    source: str,
+    page: Page,
+    known_authors: AuthorIds | None = None,
+    pseudonym_key: bytes | None = None,
 ) -> PageResult:
     """Insert a page's mentions (ignoring duplicates), rejects and cursor in one transaction.
 
     `known_authors` carries author ids from earlier pages of the same run: those authors are not
     upserted again. It must be dropped if a page fails (its ids may have been rolled back).
+    With `pseudonym_key`, authors are stored pseudonymised (see `socialcrm.pseudonym`).
     """
+    if pseudonym_key is not None:
+        page = pseudonym.pseudonymise_page(page, pseudonym_key)
     new_ids: Sequence[int] = ()
     if page.mentions:
         author_ids = known_authors if known_authors is not None else {}
@@ -137,6 +152,8 @@ def _upsert_authors(session: Session, mentions: Sequence[Mention]) -> AuthorIds:
             "display_name": func.coalesce(stmt.excluded.display_name, models.Author.display_name),
             "url": func.coalesce(stmt.excluded.url, models.Author.url),
             "followers": func.coalesce(stmt.excluded.followers, models.Author.followers),
+            "bio": func.coalesce(stmt.excluded.bio, models.Author.bio),
+            "links": func.coalesce(stmt.excluded.links, models.Author.links),
             "last_seen_at": stmt.excluded.last_seen_at,
         },
     )
@@ -152,6 +169,9 @@ def _author_row(source: str, author: Author, now: datetime) -> dict[str, Any]:
         "display_name": author.display_name,
         "url": author.url,
         "followers": author.followers,
+        "bio": author.bio,
+        # None, not [], when the profile showed no links: the ones known before are kept
+        "links": [{"url": x.url, "verified": x.verified} for x in author.links] or None,
         "first_seen_at": now,
         "last_seen_at": now,
     }
@@ -230,6 +250,8 @@ def to_mention(row: models.Mention, author: models.Author) -> Mention:
             display_name=author.display_name,
             url=author.url,
             followers=author.followers,
+            bio=author.bio,
+            links=tuple(ProfileLink(x["url"], bool(x.get("verified"))) for x in author.links or ()),
         ),
         url=row.url,
         title=row.title,

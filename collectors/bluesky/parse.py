@@ -131,6 +131,7 @@ def to_author(profile: Mapping[str, Any]) -> Author:
         external_id=did,
         display_name=_text_field(profile, "displayName"),
         url=profile_url(handle, did),
+        bio=_text_field(profile, "description"),  # only in the fuller profile views
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,12 +13,13 @@ from urllib.parse import urlsplit
 
 from collectors.queries import Query, Watch
 from collectors.text import html_to_text
-from socialcrm.mention import Author, Mention, Quarantined
+from socialcrm.mention import Author, Mention, ProfileLink, Quarantined
 
 SOURCE: Final = "mastodon"
 # narrowest first: a reply is never more visible than the post it answers
 VISIBILITIES: Final = ("direct", "private", "unlisted", "public")
 SEEN_LIMIT: Final = 200
+_HREF: Final = re.compile(r'href="(https?://[^"]+)"')
 
 
 class StatusError(ValueError):
@@ -80,6 +82,31 @@ def _author(account: Any, instance: str) -> Author:
         display_name=_text(account.get("display_name")),
         url=_text(account.get("url")),
         followers=followers if isinstance(followers, int) else None,
+        bio=_bio(account),
+        links=_links(account),
+    )
+
+
+def _fields(account: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    fields = account.get("fields")
+    return [f for f in fields if isinstance(f, Mapping)] if isinstance(fields, list) else []
+
+
+def _bio(account: Mapping[str, Any]) -> str | None:
+    """The profile note and its name/value fields, as text."""
+    lines = [html_to_text(str(account.get("note") or ""))]
+    lines += [
+        f"{f.get('name')}: {html_to_text(str(f.get('value') or ''))}" for f in _fields(account)
+    ]
+    return "\n".join(line for line in lines if line.strip()) or None
+
+
+def _links(account: Mapping[str, Any]) -> tuple[ProfileLink, ...]:
+    """Links in the profile fields; verified when the instance confirmed them (rel=me)."""
+    return tuple(
+        ProfileLink(url, verified=bool(field.get("verified_at")))
+        for field in _fields(account)
+        for url in _HREF.findall(str(field.get("value") or ""))
     )
 
 

@@ -40,6 +40,7 @@ from collectors.mastodon.parse import (
     uri_key,
 )
 from collectors.queries import Query, QueryKind, Watch
+from socialcrm.mention import ProfileLink
 
 INSTANCE = "https://mastodon.social"
 TAG = Query(QueryKind.HASHTAG, "inkwell")
@@ -142,6 +143,37 @@ def test_local_accounts_get_the_instance_domain() -> None:
     assert full_handle("ada", "https://mastodon.social") == "ada@mastodon.social"
     assert full_handle("@bob@fosstodon.org", INSTANCE) == "bob@fosstodon.org"
     assert full_handle("cy", "http://localhost:3000") == "cy@localhost:3000"
+
+
+def test_the_profile_note_and_fields_are_kept_as_linking_evidence() -> None:
+    account = {
+        "acct": "ada",
+        "uri": "https://mastodon.social/users/ada",
+        "note": "<p>Maker of things. ada@example.org</p>",
+        "fields": [
+            {
+                "name": "Shop",
+                "value": '<a href="https://ada.shop" rel="me"><span class="invisible">https://'
+                "</span>ada.shop</a>",
+                "verified_at": "2026-01-01T00:00:00.000Z",
+            },
+            {
+                "name": "Blog",
+                "value": '<a href="https://ada.blog">ada.blog</a>',
+                "verified_at": None,
+            },
+            {"name": "Pronouns", "value": "she/her"},
+        ],
+    }
+    author = parse_status(status(account=account), INSTANCE).author
+    assert author.bio == (
+        "Maker of things. ada@example.org\nShop: https://ada.shop\nBlog: ada.blog\n"
+        "Pronouns: she/her"
+    )
+    assert author.links == (
+        ProfileLink("https://ada.shop", verified=True),
+        ProfileLink("https://ada.blog", verified=False),
+    )
 
 
 @pytest.mark.parametrize(

@@ -157,9 +157,12 @@ def test_run_demo_reaches_the_end_of_the_pipeline_and_stops_on_ctrl_c(
         wait_for="pipeline moved classify=6, link=6, route=6",
     )
     assert "sources enabled: demo" in log
-    assert "jobs: collect:demo every 10 s, health every 60 s, pipeline every 30 s" in log
+    assert (
+        "jobs: collect:demo every 10 s, health every 60 s, pipeline every 30 s, "
+        "retention daily at 03:00" in log
+    )
     assert "model socialcrm-minilm@" in log  # loaded once, at start
-    assert "link stage is a pass-through until issue #5" in log
+    assert "route stage is a pass-through until issue #6" in log
     assert log.rstrip().endswith("stopped")
     assert _states(database_url).get("routed", 0) >= 6
 

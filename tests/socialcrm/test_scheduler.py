@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import update
 
 from collectors.base import RateLimitedError, SourceAuthError
 from collectors.demo import DemoCollector
@@ -140,3 +142,60 @@ def test_a_disabled_source_raises_one_alert_until_it_recovers(
             1,
             0,
         )
+
+
+class RecordingConnector:
+    """A CRM connector that keeps what it is sent."""
+
+    name = "webhook"
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, object]] = []
+
+    def send(self, payload: Mapping[str, Any], key: str) -> None:
+        self.sent.append({"key": key, **payload})
+
+
+def test_the_main_job_pushes_to_the_crm_and_purges_daily(  # type: ignore[no-untyped-def]
+    write_settings,
+    db: Database,
+    started: list[BackgroundScheduler],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOCIALCRM_WEBHOOK_SECRET", "s3cret")
+    settings = load_settings(
+        write_settings(
+            "[crm]\nsync_interval_seconds = 90\n[crm.webhook]\nenabled = true\n"
+            'url = "http://127.0.0.1:9/hook"\n[retention]\nhour = 4\n'
+        )
+    )
+    jobs = scheduling.Jobs(settings, db, {}, stages=(), maintenance=True)
+    scheduler = scheduling.create_scheduler(settings, jobs)
+    started.append(scheduler)
+    scheduler.start(paused=True)
+    made = {job.id: job for job in scheduler.get_jobs()}
+    assert made["crm"].trigger.interval.total_seconds() == 90
+    assert str(made["retention"].trigger) == "cron[hour='4', minute='0']"
+    # a customer whose profile changed is pushed by the next crm run
+    with db.transaction() as session:
+        session.add(
+            models.Customer(
+                display_name="Ada", email="ada@example.org", attributes={}, dirty_since=utcnow()
+            )
+        )
+    connector = RecordingConnector()
+    jobs._connectors = {"webhook": connector}
+    summary = jobs.sync_crm()
+    assert summary.sent == 1
+    [sent] = connector.sent
+    assert sent["event"] == "contact.upsert"
+    assert sent["contact"]["email"] == "ada@example.org"  # type: ignore[index]
+    # nothing changed since: nothing is queued again
+    with db.transaction() as session:
+        session.execute(update(models.Customer).values(dirty_since=utcnow()))
+    assert jobs.sync_crm().sent == 0
+
+
+def test_collect_alone_neither_pushes_nor_purges(settings: Settings, db: Database) -> None:
+    jobs = scheduling.Jobs(settings, db, {}, stages=())
+    assert {spec.id for spec in jobs.specs()} == {"pipeline"}

@@ -150,3 +150,41 @@ def test_an_unknown_key_in_the_secrets_file_is_named_and_the_value_hidden(
         load_settings(path)
     assert "SOCIALCRM_DISCROD_TOKEN" in str(caught.value)
     assert "abc123secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "env", "expected"),
+    [
+        (
+            '[crm.webhook]\nenabled = true\nurl = "https://hook.example.org"\n',
+            {},
+            "set SOCIALCRM_WEBHOOK_SECRET (in the environment or secrets.env)",
+        ),
+        ("[crm.hubspot]\nenabled = true\n", {}, "set SOCIALCRM_HUBSPOT_TOKEN"),
+        (
+            "[crm.webhook]\nenabled = true\n",
+            {"SOCIALCRM_WEBHOOK_SECRET": "x" * 32},
+            '[crm.webhook] an enabled webhook needs url = "https://..."',
+        ),
+        (
+            "[privacy]\npseudonymise_authors = true\n",
+            {"SOCIALCRM_PSEUDONYM_KEY": "short"},
+            "SOCIALCRM_PSEUDONYM_KEY is too short",
+        ),
+        (
+            "[crm]\nlink_threshold = 0.3\nsuggest_threshold = 0.5\n",
+            {},
+            "[crm] suggest_threshold must not be above link_threshold",
+        ),
+    ],
+)
+def test_rules_across_keys_are_one_line(  # type: ignore[no-untyped-def]
+    write_settings, monkeypatch: pytest.MonkeyPatch, body: str, env: dict[str, str], expected: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as error:
+        load_settings(write_settings(body))
+    message = str(error.value)
+    assert expected in message
+    assert "\n" not in message

@@ -10,7 +10,15 @@ from sqlalchemy import select
 
 from socialcrm import models, storage
 from socialcrm.db import Database
-from socialcrm.mention import Author, Cursor, Mention, MentionState, Page, Quarantined
+from socialcrm.mention import (
+    Author,
+    Cursor,
+    Mention,
+    MentionState,
+    Page,
+    ProfileLink,
+    Quarantined,
+)
 from tests.fakes import count_rows, mention
 
 
@@ -29,16 +37,24 @@ def test_saving_the_same_page_twice_inserts_nothing_new(db: Database) -> None:
 
 def test_authors_keep_known_details_when_a_later_mention_lacks_them(db: Database) -> None:
     detailed = mention(1, author="ada")
-    detailed = type(detailed)(
-        **{**_fields(detailed), "author": Author("ada", display_name="Ada L.")}
+    profile = Author(
+        "ada",
+        display_name="Ada L.",
+        bio="ada@example.org",
+        links=(ProfileLink("https://ada.dev", verified=True),),
     )
+    detailed = replace(detailed, author=profile)
     bare = mention(2, author="ada")
     for item in (detailed, bare):
         with db.transaction() as session:
             storage.save_page(session, "fake", Page((item,), Cursor()))
     with db.transaction() as session:
         author = session.scalars(select(models.Author)).one()
+        (loaded,) = storage.load_mentions(session, [1])
     assert author.display_name == "Ada L."
+    assert author.bio == "ada@example.org"
+    assert author.links == [{"url": "https://ada.dev", "verified": True}]
+    assert loaded.author.links == profile.links
 
 
 def _fields(item: object) -> dict[str, object]:
