@@ -30,6 +30,7 @@ NAME = ("name", "display_name", "full_name")
 IDENTITY_COLUMNS = (*identities.PLATFORMS, identities.EMAIL, identities.WEBSITE)
 CHUNK = 1000
 _SEPARATORS = re.compile(r"[\s,;]+")
+_DECIMAL = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?")
 
 
 class CustomerFileError(ValueError):
@@ -67,23 +68,34 @@ def read_records(path: Path) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
         raise CustomerFileError(f"{path}: cannot be read as UTF-8 text: {error}") from None
     start = text.lstrip()[:1]
     if path.suffix.lower() == ".csv" or start not in ("[", "{"):
-        reader = csv.DictReader(text.splitlines())
-        for number, row in enumerate(reader, start=2):
-            yield (
-                number,
-                {k.strip().lower(): v for k, v in row.items() if k and v not in (None, "")},
-            )
-    elif start == "[":
+        yield from _csv_records(path, text)
+    elif start == "[" or _one_object(text):
         try:
             rows = json.loads(text)
         except ValueError as error:
             raise CustomerFileError(f"{path}: not valid JSON: {error}") from None
-        for number, item in enumerate(rows, start=1):
+        for number, item in enumerate(rows if isinstance(rows, list) else [rows], start=1):
             yield number, item if isinstance(item, dict) else f"record {number} is not an object"
     else:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 yield number, _json_line(line)
+
+
+def _csv_records(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+    try:
+        for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+            yield number, {k: v for k, v in row.items() if k and v not in (None, "")}
+    except csv.Error as error:
+        raise CustomerFileError(f"{path}: not readable as CSV: {error}") from None
+
+
+def _one_object(text: str) -> bool:
+    """A single JSON object spread over several lines (not JSON Lines)."""
+    try:
+        return isinstance(json.loads(text), dict) and "\n" in text.strip()
+    except ValueError:
+        return False
 
 
 def _json_line(line: str) -> Mapping[str, Any] | str:
@@ -96,7 +108,8 @@ def _json_line(line: str) -> Mapping[str, Any] | str:
 
 def parse(line: int, raw: Mapping[str, Any]) -> CustomerRecord:
     """A record as a customer; IdentityError (one line) when an identity is malformed."""
-    fields = {str(k).strip().lower(): v for k, v in raw.items() if v not in (None, "")}
+    # "Record ID", "First Name" (HubSpot's headers) read as record_id, first_name
+    fields = {_key(k): v for k, v in raw.items() if v not in (None, "")}
     crm_id = _first(fields, CRM_ID)
     name = _first(fields, NAME) or _full_name(fields)
     found: list[Identity] = []
@@ -113,6 +126,10 @@ def parse(line: int, raw: Mapping[str, Any]) -> CustomerRecord:
         raise IdentityError("a record needs a crm_id, an email or another identity")
     attributes = {k: _number(v) for k, v in fields.items() if k not in ("first_name", "last_name")}
     return CustomerRecord(line, crm_id, name, email, tuple(dict.fromkeys(found)), attributes)
+
+
+def _key(name: object) -> str:
+    return "_".join(str(name).strip().lower().split())
 
 
 def _first(fields: dict[str, Any], names: Sequence[str]) -> str | None:
@@ -136,14 +153,14 @@ def _values(value: Any) -> list[str]:
 
 
 def _number(value: Any) -> Any:
-    """CSV has only text: a value that reads as a number is kept as one (e.g. revenue)."""
-    if not isinstance(value, str):
+    """CSV has only text: a plain decimal number is kept as a number (e.g. revenue).
+
+    Anything else stays text: "01234" and "+44 20..." are identifiers, and NaN or infinity
+    cannot be stored as JSON on PostgreSQL.
+    """
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value.strip()):
         return value
-    try:
-        number = float(value.replace("_", ""))
-    except ValueError:
-        return value
-    return int(number) if number.is_integer() and "." not in value else number
+    return float(value) if "." in value else int(value)
 
 
 def import_records(
@@ -174,6 +191,12 @@ def _save_chunk(
     added: list[tuple[models.Customer, Identity, int]] = []
     for record in records:
         customer = by_crm.get(record.crm_id or "") or by_email.get(record.email or "")
+        if customer is not None and record.crm_id and customer.crm_id not in (None, record.crm_id):
+            report.problems.append(
+                f"line {record.line}: {record.email} belongs to customer {customer.id} "
+                f"(crm_id {customer.crm_id}), not to crm_id {record.crm_id}; skipped"
+            )
+            continue
         if customer is None:
             customer = models.Customer(attributes={})
             session.add(customer)
@@ -187,27 +210,37 @@ def _save_chunk(
             by_email[record.email] = customer
         added += [(customer, identity, record.line) for identity in record.identities]
     session.flush()
-    _add_identities(session, added, owners, report)
+    _add_identities(session, [(_survivor(session, c), i, n) for c, i, n in added], owners, report)
+
+
+def _survivor(session: Session, customer: models.Customer) -> models.Customer:
+    """The record a merged customer's identities live on now (itself when not merged)."""
+    while customer.merged_into_id is not None:
+        survivor = session.get(models.Customer, customer.merged_into_id)
+        if survivor is None:
+            break
+        customer = survivor
+    return customer
 
 
 def _existing(
     session: Session, records: Sequence[CustomerRecord]
 ) -> tuple[dict[str, models.Customer], dict[str, models.Customer]]:
+    """Customers the records name by crm id or email, merged ones too (they keep their crm id)."""
     crm_ids = [r.crm_id for r in records if r.crm_id]
     emails = [r.email for r in records if r.email]
     found = session.scalars(
-        select(models.Customer).where(
-            models.Customer.merged_into_id.is_(None),
-            or_(models.Customer.crm_id.in_(crm_ids), models.Customer.email.in_(emails)),
-        )
+        select(models.Customer)
+        .where(or_(models.Customer.crm_id.in_(crm_ids), models.Customer.email.in_(emails)))
+        .order_by(models.Customer.merged_into_id.is_not(None), models.Customer.id)
     )
     by_crm: dict[str, models.Customer] = {}
     by_email: dict[str, models.Customer] = {}
-    for customer in found:
+    for customer in found:  # active records first: an email shared after a merge finds the survivor
         if customer.crm_id:
-            by_crm[customer.crm_id] = customer
+            by_crm.setdefault(customer.crm_id, customer)
         if customer.email:
-            by_email[customer.email] = customer
+            by_email.setdefault(customer.email, customer)
     return by_crm, by_email
 
 

@@ -6,18 +6,21 @@ entry that names only ids (so erasing a person leaves the audit trail without pe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from crm_sync import identities
-from crm_sync.identities import Identity, IdentityError
-from socialcrm import models
+from crm_sync.identities import Identity
+from socialcrm import models, storage
 from socialcrm.mention import utcnow
+
+# who automatic linking acts as, in the history and the audit log
+LINKER = "linker"
 
 
 class CustomerError(ValueError):
@@ -93,16 +96,24 @@ def link(
     confidence: float = 1.0,
     evidence: Sequence[dict[str, Any]] = (),
 ) -> bool:
-    """Link an author to a customer; False when it already was."""
-    new = NewLink(author(session, author_id), customer_id, method, confidence, evidence)
-    return link_many(session, [new], actor) == 1
+    """Link an author to a customer; False when it already was.
+
+    An author linked to another customer is unlinked from it first (so the link is remembered
+    as wrong, and the identity it added goes).
+    """
+    row = author(session, author_id)
+    if row.customer_id not in (None, customer_id):
+        active_customer(session, customer_id)  # refuse before changing anything
+        unlink(session, author_id, actor)
+    return link_many(session, [NewLink(row, customer_id, method, confidence, evidence)], actor) == 1
 
 
 def link_many(session: Session, links: Sequence[NewLink], actor: str) -> int:
     """Make links in a few statements whatever their number; returns how many were new.
 
-    Each author's platform identity is added to its customer (unless a customer holds it
-    already), so their next mention links exactly; unlinking removes it again.
+    Each author's platform identities are added to its customer (unless a customer holds them
+    already), so their next mention links exactly; unlinking removes them again. The authors
+    must not be linked to another customer (`link` unlinks them first).
     """
     todo = [new for new in links if new.author.customer_id != new.customer_id]
     if not todo:
@@ -128,7 +139,7 @@ def link_many(session: Session, links: Sequence[NewLink], actor: str) -> int:
                 "data": {
                     "author_id": row.id,
                     "previous": previous,
-                    "identity_id": added.get(row.id),
+                    "identity_ids": added.get(row.id, []),
                 },
             }
         )
@@ -174,11 +185,12 @@ def _check_active(session: Session, customer_ids: set[int]) -> None:
 
 
 def mark_dirty(session: Session, customer_ids: set[int], now: datetime) -> None:
-    """Note that the CRM should hear about these customers at the next profile push."""
+    """Note that the CRM should hear about these customers at the next profile push.
+
+    Always the latest time: a push clears only marks no newer than what it read.
+    """
     session.execute(
-        update(models.Customer)
-        .where(models.Customer.id.in_(customer_ids), models.Customer.dirty_since.is_(None))
-        .values(dirty_since=now),
+        update(models.Customer).where(models.Customer.id.in_(customer_ids)).values(dirty_since=now),
         execution_options={"synchronize_session": "fetch"},
     )
 
@@ -210,18 +222,14 @@ def _link_state(row: models.Author) -> dict[str, Any]:
     }
 
 
-def _add_platform_identities(session: Session, todo: Sequence[NewLink]) -> dict[int, int]:
-    """Give each customer its new author's platform identity; author id -> identity id added."""
+def _add_platform_identities(session: Session, todo: Sequence[NewLink]) -> dict[int, list[int]]:
+    """Give each customer its new author's platform identities (handle, and the platform's id
+    where it has one, e.g. a Bluesky DID that outlives a handle); author id -> identities added.
+    """
     wanted: dict[Identity, NewLink] = {}
     for new in todo:
-        try:
-            identity = (
-                new.author.source,
-                identities.normalise(new.author.source, new.author.handle),
-            )
-        except IdentityError:
-            continue
-        wanted.setdefault(identity, new)
+        for identity in identities.of_author(new.author.source, new.author.handle, new.author.key):
+            wanted.setdefault(identity, new)
     held = owners_of(session, list(wanted))
     rows = [
         {
@@ -236,13 +244,31 @@ def _add_platform_identities(session: Session, todo: Sequence[NewLink]) -> dict[
     ]
     if not rows:
         return {}
-    made = session.execute(
-        insert(models.Identity).returning(
-            models.Identity.id, models.Identity.kind, models.Identity.value
-        ),
-        rows,
+    # another worker may add the same identity meanwhile: theirs stands
+    stmt = storage.upsert(session, models.Identity.__table__).on_conflict_do_nothing(
+        index_elements=["kind", "value"]
     )
-    return {wanted[(kind, value)].author.id: identity_id for identity_id, kind, value in made}
+    made = session.execute(
+        stmt.returning(models.Identity.id, models.Identity.kind, models.Identity.value), rows
+    )
+    added: dict[int, list[int]] = {}
+    for identity_id, kind, value in made:
+        added.setdefault(wanted[(kind, value)].author.id, []).append(identity_id)
+    return added
+
+
+def identities_of(session: Session, customer_ids: Iterable[int]) -> dict[int, list[Identity]]:
+    """Each customer's identities, in the order they were added."""
+    table = models.Identity
+    rows = session.execute(
+        select(table.customer_id, table.kind, table.value)
+        .where(table.customer_id.in_(list(customer_ids)))
+        .order_by(table.id)
+    )
+    held: dict[int, list[Identity]] = {}
+    for customer_id, kind, value in rows:
+        held.setdefault(customer_id, []).append((kind, value))
+    return held
 
 
 def owners_of(session: Session, wanted: Sequence[Identity]) -> dict[Identity, int]:
@@ -274,10 +300,12 @@ def unlink(session: Session, author_id: int, actor: str) -> int:
     customer_id = row.customer_id
     if customer_id is None:
         raise CustomerError(f"author {author_id} is not linked to a customer")
+    # the link may have been made with a record merged into this one since
+    merged = select(models.Customer.id).where(models.Customer.merged_into_id == customer_id)
     made = session.scalars(
         select(models.CustomerHistory)
         .where(
-            models.CustomerHistory.customer_id == customer_id,
+            models.CustomerHistory.customer_id.in_([customer_id, *session.scalars(merged)]),
             models.CustomerHistory.action == "link",
             models.CustomerHistory.undone_at.is_(None),
         )
@@ -286,15 +314,14 @@ def unlink(session: Session, author_id: int, actor: str) -> int:
     entry = next((h for h in made if h.data.get("author_id") == author_id), None)
     if entry is not None:
         entry.undone_at = utcnow()
-        if entry.data.get("identity_id"):
-            session.execute(
-                delete(models.Identity).where(models.Identity.id == entry.data["identity_id"])
-            )
+        added = entry.data.get("identity_ids", [])
+        session.execute(delete(models.Identity).where(models.Identity.id.in_(added)))
     before = _link_state(row)
     row.customer_id = row.link_method = row.link_confidence = None
     row.link_evidence = row.linked_at = None
     history(session, customer_id, "unlink", actor, {"author_id": author_id, "previous": before})
     _decide_suggestion(session, author_id, customer_id, "rejected", actor)
+    mark_dirty(session, {customer_id}, utcnow())
     audit(session, actor, "author.unlink", ("author", author_id), {"customer_id": customer_id})
     return customer_id
 
@@ -350,7 +377,8 @@ def find_author(session: Session, ref: str) -> models.Author:
     sources = set(session.scalars(select(models.Author.source).distinct()))
     if not colon or source not in sources:
         source, handle = "", ref  # e.g. a Bluesky did:plc:... is a handle, not source:handle
-    query = select(models.Author).where(models.Author.handle.ilike(handle.removeprefix("@")))
+    wanted = handle.removeprefix("@").lower()
+    query = select(models.Author).where(func.lower(models.Author.handle) == wanted)
     if source:
         query = query.where(models.Author.source == source)
     found = list(session.scalars(query.limit(6)))

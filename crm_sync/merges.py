@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crm_sync.customers import CustomerError, active_customer, audit, history
+from crm_sync.customers import CustomerError, active_customer, audit, history, mark_dirty
 from socialcrm import models
 from socialcrm.mention import utcnow
 
@@ -45,7 +45,7 @@ def merge(session: Session, survivor_id: int, absorbed_id: int, actor: str) -> i
         )
     _fill_fields(session, survivor, absorbed)
     absorbed.merged_into_id = survivor_id
-    survivor.dirty_since = survivor.dirty_since or utcnow()
+    mark_dirty(session, {survivor_id, absorbed_id}, utcnow())
     merge_id = history(session, survivor_id, "merge", actor, snapshot)
     audit(
         session,
@@ -130,6 +130,7 @@ def split(session: Session, merge_id: int, actor: str) -> int:
     _restore_fields(session, absorbed, data["absorbed_before"])
     absorbed.merged_into_id = None
     entry.undone_at = utcnow()
+    mark_dirty(session, {survivor_id, absorbed.id}, entry.undone_at)
     history(session, survivor_id, "split", actor, {"merge_id": merge_id, "restored": absorbed.id})
     audit(
         session,
@@ -151,7 +152,12 @@ def _restore_suggestions(
         .where(table.id.in_(saved["moved"]), table.customer_id == survivor_id)
         .values(customer_id=absorbed_id)
     )
+    authors = [row["author_id"] for row in saved["dropped"]]
+    # an author forgotten or purged since the merge has no suggestion to come back to
+    alive = set(session.scalars(select(models.Author.id).where(models.Author.id.in_(authors))))
     for row in saved["dropped"]:
+        if row["author_id"] not in alive:
+            continue
         session.add(
             table(
                 customer_id=absorbed_id,

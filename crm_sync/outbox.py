@@ -30,6 +30,9 @@ from socialcrm.settings import CrmSettings
 log = logging.getLogger(__name__)
 
 KNOWN_CONNECTORS: Final = ("webhook", "hubspot")
+# connectors that can address a contact only by email or CRM id: authors who are not customers
+# (leads) have neither, so their events go only to the others
+NEEDS_CONTACT_ID: Final = ("hubspot",)
 DEFAULT_LIMIT: Final = 50
 # A claimed message is not due again for this long: enough for a round of DEFAULT_LIMIT sends
 # at the longest timeout; if the process dies mid-round its messages are retried after it.

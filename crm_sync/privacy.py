@@ -31,6 +31,7 @@ from sqlalchemy import inspect as inspect_model
 from sqlalchemy.orm import Session
 
 from crm_sync import events, identities, outbox
+from crm_sync.customers import identities_of
 from socialcrm import models
 from socialcrm.mention import utcnow
 from socialcrm.pseudonym import keyed_hash
@@ -47,11 +48,8 @@ Model = type[models.Base]
 Texts = tuple[ColumnExpressionArgument[Any], ...]
 # tables that record a person without a key to them: their rows are found by their text
 SCANNED: Final[dict[Model, Texts]] = {
-    models.AuditEntry: (
-        models.AuditEntry.subject_id,
-        models.AuditEntry.before,
-        models.AuditEntry.after,
-    ),
+    # (the subject is matched by key in `_scope`: a bare number in subject_id is anyone's id)
+    models.AuditEntry: (models.AuditEntry.before, models.AuditEntry.after),
     models.QuarantinedItem: (
         models.QuarantinedItem.payload,
         models.QuarantinedItem.locator,
@@ -396,12 +394,11 @@ def _forget_messages(session: Session, person: Person) -> list[dict[str, Any]]:
     """One contact.forget per customer record, or one for authors that are no customer."""
     now = utcnow()
     whos: list[dict[str, Any]] = []
+    held = identities_of(session, person.customer_ids)
     for customer in session.scalars(
         select(models.Customer).where(models.Customer.id.in_(person.customer_ids))
     ):
-        query = select(models.Identity.kind, models.Identity.value)
-        pairs = session.execute(query.where(models.Identity.customer_id == customer.id))
-        whos.append(events.contact(customer, [(k, v) for k, v in pairs]))
+        whos.append(events.contact(customer, held.get(customer.id, [])))
     if not whos:
         authors = session.scalars(
             select(models.Author).where(models.Author.id.in_(person.author_ids))
@@ -430,5 +427,15 @@ def _clear_references(session: Session, person: Person, matcher: _Matcher) -> in
         if matcher.names(mention.parent_id):
             mention.parent_id = None
         mention.extra = {k: v for k, v in mention.extra.items() if not matcher.names(json.dumps(v))}
+    # another account's profile may give the person's address, and its link may cite it as a
+    # clue: the account stays (it may be someone else's), what names the person goes
+    strangers = models.Author.id.not_in(person.author_ids)
+    texts = (models.Author.bio, models.Author.links, models.Author.link_evidence)
+    cited = _naming(session, models.Author, texts, matcher, strangers)
+    for author in session.scalars(select(models.Author).where(models.Author.id.in_(cited))):
+        if matcher.names(author.bio) or matcher.names(json.dumps(author.links)):
+            author.bio = author.links = None
+        clues = author.link_evidence or []
+        author.link_evidence = [c for c in clues if not matcher.names(json.dumps(c))]
     session.flush()
-    return len(ids)
+    return len(ids) + len(cited)

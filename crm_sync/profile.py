@@ -16,6 +16,7 @@ from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from crm_sync import scoring
+from crm_sync.customers import LINKER
 from crm_sync.scoring import Interaction, Segment, SentimentTrend, Topics
 from nlp.labels import SENTIMENTS
 from socialcrm import models
@@ -28,7 +29,7 @@ RECORD: Final = "record"  # the record changed (link, merge, split) or the softw
 HISTORY_KINDS: Final = (MENTION, REPLY, STAFF_ACTION, RECORD)
 # audit actors that are the software, not a person: their entries are records, not engagement
 # ("linker" is crm_sync.stage's)
-AUTOMATED_ACTORS: Final = frozenset({"system", "pipeline", "scheduler", "linker"})
+AUTOMATED_ACTORS: Final = frozenset({"system", "pipeline", "scheduler", LINKER})
 PAYLOAD_HISTORY: Final = 5  # history items in the CRM payload
 PAYLOAD_TOPICS: Final = 10  # topics of each kind in the CRM payload
 _SUMMARY: Final = 200  # characters of text in a history summary

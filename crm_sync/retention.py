@@ -80,6 +80,13 @@ def rules(settings: RetentionSettings) -> list[Rule]:
             settings.customer_history_days,
             lambda c: m.CustomerHistory.at < c,
         ),
+        # a decision on a suggested link is history too (after it, the pair may be suggested again)
+        Rule(
+            "decided_suggestions",
+            m.LinkSuggestion,
+            settings.customer_history_days,
+            lambda c: and_(m.LinkSuggestion.state != "open", m.LinkSuggestion.decided_at < c),
+        ),
     ]
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_sync import customers, events, identities, linking, outbox
-from socialcrm import models
+from socialcrm import models, storage
 from socialcrm.mention import Mention, utcnow
 from socialcrm.settings import CrmSettings
 
-ACTOR = "linker"
+ACTOR = customers.LINKER
 
 
 @dataclass
@@ -108,7 +108,11 @@ def suggest(session: Session, offers: Sequence[tuple[int, linking.Candidate]]) -
         elif row.state == "open":
             row.confidence, row.evidence = option.confidence, option.evidence()
     if new:
-        session.execute(insert(table), new)
+        # another worker may suggest the same pair meanwhile: theirs stands
+        stmt = storage.upsert(session, table.__table__).on_conflict_do_nothing(
+            index_elements=["author_id", "customer_id"]
+        )
+        session.execute(stmt, new)
     return len(new)
 
 
@@ -172,41 +176,25 @@ def push(session: Session, rows: Sequence[Row], crm: CrmSettings, connectors: li
         c.id: c
         for c in session.scalars(select(models.Customer).where(models.Customer.id.in_(linked)))
     }
-    held = _identities(session, linked)
+    held = customers.identities_of(session, linked)
     now = utcnow()
-    messages = []
+    known: list[outbox.Outgoing] = []
+    leads: list[outbox.Outgoing] = []
     for mention, author, classification in rows:
         customer = people.get(author.customer_id or -1)
+        body = events.mention_body(mention, classification)
+        key = f"mention:{mention.id}"
         if customer is not None:
             who = events.contact(customer, held.get(customer.id, []))
+            payload = events.envelope(events.CONTACT_MENTION, key, now, who, mention=body)
+            known.append(outbox.Outgoing(payload, customer_id=customer.id))
         elif qualifies(classification, crm):
             found = identities.of_author(author.source, author.handle, author.key)
             who = events.contact(None, found, author)
-        else:
-            continue
-        body = events.mention_body(mention, classification)
-        payload = events.envelope(
-            events.CONTACT_MENTION, f"mention:{mention.id}", now, who, mention=body
-        )
-        messages.append(
-            outbox.Outgoing(
-                payload,
-                customer_id=customer.id if customer else None,
-                author_id=None if customer else author.id,
-            )
-        )
-    outbox.enqueue_many(session, connectors, messages)
+            payload = events.envelope(events.CONTACT_MENTION, key, now, who, mention=body)
+            leads.append(outbox.Outgoing(payload, author_id=author.id))
+    outbox.enqueue_many(session, connectors, known)
+    reach = [name for name in connectors if name not in outbox.NEEDS_CONTACT_ID]
+    outbox.enqueue_many(session, reach, leads)
     customers.mark_dirty(session, set(people), now)
-    return len(messages)
-
-
-def _identities(session: Session, customer_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
-    rows = session.execute(
-        select(models.Identity.customer_id, models.Identity.kind, models.Identity.value)
-        .where(models.Identity.customer_id.in_(customer_ids))
-        .order_by(models.Identity.id)
-    )
-    out: dict[int, list[tuple[str, str]]] = {}
-    for customer_id, kind, value in rows:
-        out.setdefault(customer_id, []).append((kind, value))
-    return out
+    return len(known) + len(leads)

@@ -80,8 +80,9 @@ class Author:
     display_name: str | None = None
     url: str | None = None
     followers: int | None = None
+    # None: the platform did not show them (what is stored is kept); "" / (): shown empty
     bio: str | None = None
-    links: tuple[ProfileLink, ...] = ()
+    links: tuple[ProfileLink, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.handle.strip():
@@ -90,8 +91,9 @@ class Author:
         _set(self, "external_id", fit_key(self.external_id))
         _set(self, "display_name", fit(self.display_name, MAX_KEY))
         _set(self, "bio", fit(self.bio, MAX_BIO))
-        links = tuple(link for link in self.links if len(link.url) <= MAX_URL)
-        _set(self, "links", links[:MAX_LINKS])
+        if self.links is not None:
+            links = tuple(link for link in self.links if len(link.url) <= MAX_URL)
+            _set(self, "links", links[:MAX_LINKS])
         if self.url is not None and len(self.url) > MAX_URL:
             _set(self, "url", None)
 

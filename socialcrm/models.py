@@ -91,7 +91,7 @@ class Author(Base):
     # how the link to the customer was made: exact | evidence | manual; with its confidence
     link_method: Mapped[str | None] = mapped_column(String(16))
     link_confidence: Mapped[float | None] = mapped_column(Float)
-    link_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    link_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     linked_at: Mapped[datetime | None]
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -170,8 +170,10 @@ def _author_row(source: str, author: Author, now: datetime) -> dict[str, Any]:
         "url": author.url,
         "followers": author.followers,
         "bio": author.bio,
-        # None, not [], when the profile showed no links: the ones known before are kept
-        "links": [{"url": x.url, "verified": x.verified} for x in author.links] or None,
+        # None when the platform did not show the profile: the links known before are kept
+        "links": None
+        if author.links is None
+        else [{"url": x.url, "verified": x.verified} for x in author.links],
         "first_seen_at": now,
         "last_seen_at": now,
     }
@@ -251,7 +253,9 @@ def to_mention(row: models.Mention, author: models.Author) -> Mention:
             url=author.url,
             followers=author.followers,
             bio=author.bio,
-            links=tuple(ProfileLink(x["url"], bool(x.get("verified"))) for x in author.links or ()),
+            links=None
+            if author.links is None
+            else tuple(ProfileLink(x["url"], bool(x.get("verified"))) for x in author.links),
         ),
         url=row.url,
         title=row.title,

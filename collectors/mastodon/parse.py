@@ -92,13 +92,13 @@ def _fields(account: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [f for f in fields if isinstance(f, Mapping)] if isinstance(fields, list) else []
 
 
-def _bio(account: Mapping[str, Any]) -> str | None:
-    """The profile note and its name/value fields, as text."""
+def _bio(account: Mapping[str, Any]) -> str:
+    """The profile note and its name/value fields, as text ("" when the profile has none)."""
     lines = [html_to_text(str(account.get("note") or ""))]
     lines += [
         f"{f.get('name')}: {html_to_text(str(f.get('value') or ''))}" for f in _fields(account)
     ]
-    return "\n".join(line for line in lines if line.strip()) or None
+    return "\n".join(line for line in lines if line.strip())
 
 
 def _links(account: Mapping[str, Any]) -> tuple[ProfileLink, ...]:

@@ -15,12 +15,15 @@ from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
-from crm_sync import privacy
+from crm_sync import merges, privacy
 from crm_sync.events import CONTACT_FORGET
-from socialcrm import models
+from crm_sync.stage import LinkStage
+from socialcrm import models, storage
 from socialcrm.cli import app
 from socialcrm.db import Database
 from socialcrm.pseudonym import keyed_hash
+from socialcrm.settings import CrmSettings
+from tests.crm_sync.helpers import customers, post, save
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
 KEY = b"0123456789abcdef-test-key"
@@ -597,3 +600,44 @@ def test_cli_forget_yes_does_not_ask(cli, db: Database, scene: Scene) -> None:  
     assert "  customers: 1" in result.output
     assert _hits(db, GRACE) == []
     assert len(_hits(db, ("ada_l",))) > 0
+
+
+def test_forget_after_real_linking_a_merge_and_a_split_leaves_nothing(db: Database) -> None:
+    """The person's data made by the product's own flows, not written by hand, is all erased."""
+    zed, other = customers(
+        db,
+        {"crm_id": "Z-77", "email": "zed@example.org", "website": "zed.example", "reddit": "zed_r"},
+        {"crm_id": "O-1", "email": "olga@example.org", "reddit": "olga"},
+    )
+    ids = save(
+        db,
+        post(1, "zed_r", text="my invoice is wrong"),
+        post(2, "zed_m", "mastodon", bio="zed@example.org https://zed.example", key="zed_m@m.s"),
+        post(3, "stranger", text="write to zed@example.org, says zed_r"),  # suggests, quotes
+        post(4, "olga", text="hello"),
+        post(5, "colleague", bio="ask my colleague zed@example.org"),  # suggested, not linked
+    )
+    stage = LinkStage(CrmSettings(), ["webhook"])
+    with db.transaction() as session:
+        stage(session, storage.load_mentions(session, ids))
+    with db.transaction() as session:  # a wrong merge, undone
+        merge_id = merges.merge(session, other, zed, "staff")
+    with db.transaction() as session:
+        merges.split(session, merge_id, "staff")
+    needles = ("zed@example.org", "zed_r", "zed_m", "Z-77", "zed.example")
+    assert _hits(db, needles)  # the flows did store the person's data
+    _forget(db, "customer:" + str(zed))
+    # another person's post that quotes the address and the handle stays: it is theirs
+    assert {(table, needle) for table, _, needle in _hits(db, needles)} == {
+        ("mentions", "zed@example.org"),
+        ("mentions", "zed_r"),
+    }
+    with db.transaction() as session:
+        assert session.get(models.Customer, other) is not None
+        olga = session.scalars(select(models.Author).where(models.Author.handle == "olga")).one()
+        assert olga.customer_id == other
+        # the colleague's account stays, without the profile text that named the person
+        colleague = session.scalars(
+            select(models.Author).where(models.Author.handle == "colleague")
+        ).one()
+        assert colleague.bio is None

@@ -112,6 +112,23 @@ def _records(session: Session) -> None:
         session.add(
             models.CustomerHistory(customer_id=customer.id, action="x", actor="sam", at=_ago(days))
         )
+    # decided suggestions are history too; an open one waits for a person, whatever its age
+    for days, state, handle in (
+        (366, "rejected", "s1"),
+        (364, "accepted", "s2"),
+        (900, "open", "s3"),
+    ):
+        session.add(
+            models.LinkSuggestion(
+                author_id=_author(session, handle, 0.01),
+                customer_id=customer.id,
+                confidence=0.5,
+                evidence=[],
+                state=state,
+                created_at=_ago(days),
+                decided_at=None if state == "open" else _ago(days),
+            )
+        )
     _outbox(session, "pending-ancient", "pending", 5000)  # never sent: no age removes it
     # no mentions, but a customer, or seen just now (its first mention may be on its way)
     _author(session, "linked", 800, customer_id=customer.id)
@@ -136,6 +153,7 @@ EXPECTED = {
     "outbox_dead": 1,
     "audit_log": 1,
     "customer_history": 1,
+    "decided_suggestions": 1,
     "orphan_authors": 2,  # "gone" (its mention was purged) and "orphan"
 }
 
@@ -149,7 +167,7 @@ def test_purge_deletes_what_is_past_its_limit_and_keeps_the_rest(filled: Databas
     counts = retention.purge(filled, DEFAULTS, now=NOW)
     assert counts == EXPECTED
     assert _names(filled, models.Mention.source_id) == ["new-1"]
-    assert _names(filled, models.Author.handle) == ["fresh", "kept", "linked"]
+    assert _names(filled, models.Author.handle) == ["fresh", "kept", "linked", "s1", "s2", "s3"]
     assert _names(filled, models.QuarantinedItem.reason) == ["new"]
     assert _names(filled, models.CollectorRun.source) == ["new"]
     assert _names(filled, models.OutboxMessage.idempotency_key) == [
@@ -159,6 +177,7 @@ def test_purge_deletes_what_is_past_its_limit_and_keeps_the_rest(filled: Databas
     ]
     assert count_rows(filled, models.AuditEntry) == 1
     assert count_rows(filled, models.CustomerHistory) == 1
+    assert _names(filled, models.LinkSuggestion.state) == ["accepted", "open"]
     # what hung on the purged mention went with it
     assert count_rows(filled, models.Task) == 0
     assert count_rows(filled, models.Classification) == 0

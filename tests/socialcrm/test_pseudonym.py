@@ -79,7 +79,7 @@ def test_pseudonymise_hashes_the_ids_and_drops_the_profile() -> None:
     assert author.handle == pseudonym.keyed_hash("ada@mastodon.social", KEY)
     assert author.external_id == pseudonym.keyed_hash("https://mastodon.social/users/ada", KEY)
     assert author.key == author.external_id
-    assert (author.display_name, author.url, author.bio, author.links) == (None, None, None, ())
+    assert (author.display_name, author.url, author.bio, author.links) == (None, None, None, None)
     assert author.followers == 120
 
 
