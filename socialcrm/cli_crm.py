@@ -1,4 +1,4 @@
-"""`socialcrm crm status|dispatch|retry-dead`: the CRM outbox from the command line."""
+"""`socialcrm crm status|dispatch|retry-dead|pull`: the CRM outbox and HubSpot contacts."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import typer
 from rich.table import Table
 
 from crm_sync import outbox
-from crm_sync.connectors import USER_AGENT, ConnectorAuthError, build_connectors
-from socialcrm.cli import _ago, _state, app, fail, out
+from crm_sync.connectors import USER_AGENT, ConnectorAuthError, ConnectorError, build_connectors
+from crm_sync.hubspot_pull import pull
+from socialcrm.cli import _ago, _state, app, err, fail, out
 
 crm_app = typer.Typer(
     help="The CRM outbox: what waits, send what is due, retry dead letters.",
@@ -92,3 +93,25 @@ def retry_dead_(
         raise fail(f"--connector {connector!r} is unknown: expected {known}", 2)
     count = outbox.retry_dead(_state(ctx).database(), connector)
     out.print(f"{count} dead letter(s) queued again", markup=False)
+
+
+@crm_app.command("pull")
+def pull_(ctx: typer.Context) -> None:
+    """Read HubSpot's contacts into customer records now, then link the authors they name."""
+    state = _state(ctx)
+    if not state.settings.crm.hubspot.enabled:
+        raise fail("HubSpot is not enabled: set enabled = true under [crm.hubspot]", 2)
+    db = state.database()
+    with httpx.Client(headers={"User-Agent": USER_AGENT}) as client:
+        try:
+            report = pull(db, state.settings, client)
+        except ConnectorError as error:
+            raise fail(str(error)) from None
+    for problem in report.problems:
+        err.print(f"[yellow]skipped[/] {problem}", highlight=False, markup=True, soft_wrap=True)
+    out.print(
+        f"hubspot: {report.created} new, {report.updated} updated customers; "
+        f"{report.identities_added} identities added; {report.authors_linked} authors linked; "
+        f"{len(report.problems)} problems",
+        markup=False,
+    )

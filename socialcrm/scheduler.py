@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_MAX_INSTANCES,
@@ -20,8 +21,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors import registry
 from collectors.base import Collector
-from crm_sync import outbox, retention
-from crm_sync.connectors import Connector, build_connectors
+from crm_sync import hubspot_pull, outbox, retention
+from crm_sync.connectors import USER_AGENT, Connector, ConnectorError, build_connectors
 from crm_sync.sync import push_profiles
 from socialcrm import health, pipeline, pseudonym
 from socialcrm.db import Database
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 PIPELINE_JOB = "pipeline"
 HEALTH_JOB = "health"
 CRM_JOB = "crm"
+CRM_PULL_JOB = "crm-pull"
 RETENTION_JOB = "retention"
 HEALTH_INTERVAL_SECONDS = 60
 DEFAULT_ALERT_MINUTES = 120
@@ -95,6 +97,9 @@ class Jobs:
             crm, retention = self.settings.crm, self.settings.retention
             if outbox.enabled_connectors(crm):
                 specs.append(JobSpec(CRM_JOB, self.sync_crm, crm.sync_interval_seconds))
+            if crm.hubspot.enabled and crm.hubspot.pull:
+                minutes = crm.hubspot.pull_interval_minutes
+                specs.append(JobSpec(CRM_PULL_JOB, self.pull_crm, minutes * 60))
             specs.append(JobSpec(RETENTION_JOB, self.purge, 86_400, retention.hour))
         return specs
 
@@ -171,6 +176,14 @@ class Jobs:
                 summary.waiting,
             )
         return summary
+
+    def pull_crm(self) -> None:
+        """Read HubSpot's contacts into customer records."""
+        with httpx.Client(headers={"User-Agent": USER_AGENT}) as client:
+            try:
+                hubspot_pull.pull(self.db, self.settings, client)
+            except ConnectorError as error:  # who must act is in the message; retried next time
+                log.error("%s", error)  # noqa: TRY400 - one line, no traceback
 
     def purge(self) -> dict[str, int]:
         """Delete what is older than the retention settings allow."""

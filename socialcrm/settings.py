@@ -290,6 +290,11 @@ class HubSpotSettings(_Section):
     # A note on the contact for every pushed mention.
     notes: bool = True
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Read contacts back into customer records every pull_interval_minutes (`crm pull` at once).
+    pull: bool = False
+    pull_interval_minutes: int = Field(default=60, ge=5)
+    # Contact properties kept as customer attributes besides email, names and website.
+    pull_properties: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] = []
 
 
 class EngagementWeights(_Section):
