@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -16,25 +16,14 @@ from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from crm_sync import scoring
-from crm_sync.customers import LINKER
+from crm_sync.history import HISTORY_KINDS, HistoryItem, contact_history, is_staff_action
 from crm_sync.scoring import Interaction, Segment, SentimentTrend, Topics
 from nlp.labels import SENTIMENTS
 from socialcrm import models
 from socialcrm.settings import CrmSettings
 
-MENTION: Final = "mention"
-REPLY: Final = "reply"
-STAFF_ACTION: Final = "staff_action"
-RECORD: Final = "record"  # the record changed (link, merge, split) or the software acted
-HISTORY_KINDS: Final = (MENTION, REPLY, STAFF_ACTION, RECORD)
-# audit actors that are the software, not a person: their entries are records, not engagement
-# ("linker" is crm_sync.stage's)
-AUTOMATED_ACTORS: Final = frozenset({"system", "pipeline", "scheduler", LINKER})
 PAYLOAD_HISTORY: Final = 5  # history items in the CRM payload
 PAYLOAD_TOPICS: Final = 10  # topics of each kind in the CRM payload
-_SUMMARY: Final = 200  # characters of text in a history summary
-# same time: the mention came first, then our work on it, then our reply
-_RANK: Final = {MENTION: 0, STAFF_ACTION: 1, REPLY: 2, RECORD: 3}
 
 
 class CustomerNotFoundError(LookupError):
@@ -62,28 +51,6 @@ class LinkedAuthor:
     link_method: str | None
     link_confidence: float | None
     linked_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
-    """One entry of the contact history: a mention, our reply, a staff action or a record change."""
-
-    at: datetime
-    kind: str  # one of HISTORY_KINDS
-    summary: str  # one line for people
-    actor: str | None  # the staff member (or software) that acted; None for the customer's own
-    ref: int  # the row's id in its table, so equal times still sort the same way every time
-    details: dict[str, Any] = field(default_factory=dict)  # JSON-safe
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-safe."""
-        return {
-            "at": self.at.isoformat(),
-            "kind": self.kind,
-            "summary": self.summary,
-            "actor": self.actor,
-            "details": self.details,
-        }
 
 
 @dataclass(frozen=True)
@@ -119,7 +86,7 @@ class Profile:
 
     def mention_times(self) -> tuple[datetime | None, datetime | None]:
         """When the customer first and last mentioned us (None, None if never)."""
-        times = [item.at for item in self.history if item.kind == MENTION]
+        times = [item.at for item in self.history if item.kind == scoring.MENTION]
         return (min(times), max(times)) if times else (None, None)
 
     def as_payload(self, history_limit: int = PAYLOAD_HISTORY) -> dict[str, Any]:
@@ -326,7 +293,13 @@ def _assemble(rows: _Rows, crm: CrmSettings, now: datetime, segment: Segment | N
         computed_at=now,
         identities=tuple(IdentityView(i.kind, i.value, i.confidence) for i in rows.identities),
         authors=tuple(_linked(a) for a in rows.authors),
-        history=_history(rows),
+        history=contact_history(
+            rows.mentions,
+            rows.replies,
+            rows.audit,
+            rows.records,
+            {a.id: a.handle for a in rows.authors},
+        ),
         sentiment=_sentiment_counts(c.sentiment if c else None for _, c in rows.mentions),
         trend=trend,
         intents=scoring.intents_seen(c.intents for _, c in rows.mentions if c is not None),
@@ -377,91 +350,5 @@ def _interactions(rows: _Rows) -> list[Interaction]:
     for mention, label in rows.mentions:
         found += scoring.mention_interactions(mention.created_at, label.intents if label else {})
     found += [(scoring.REPLY, r.sent_at) for r in rows.replies if r.sent_at is not None]
-    found += [(scoring.STAFF_ACTION, e.at) for e in rows.audit if _is_staff_action(e)]
+    found += [(scoring.STAFF_ACTION, e.at) for e in rows.audit if is_staff_action(e)]
     return found
-
-
-def _is_staff_action(entry: models.AuditEntry) -> bool:
-    return entry.actor not in AUTOMATED_ACTORS
-
-
-def _history(rows: _Rows) -> tuple[HistoryItem, ...]:
-    handles = {a.id: a.handle for a in rows.authors}
-    items = [
-        *(_mention_item(m, c, handles.get(m.author_id, "?")) for m, c in rows.mentions),
-        *(_reply_item(r) for r in rows.replies),
-        *(_audit_item(e) for e in rows.audit),
-        *(_record_item(h) for h in rows.records),
-    ]
-    items.sort(key=lambda i: (i.at, _RANK[i.kind], i.ref), reverse=True)
-    return tuple(items)
-
-
-def _short(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= _SUMMARY else line[: _SUMMARY - 1] + "…"
-
-
-def _mention_item(
-    mention: models.Mention, label: models.Classification | None, handle: str
-) -> HistoryItem:
-    intents = label.intents if label else {}
-    seen = [name for name, count in scoring.intents_seen([intents]).items() if count]
-    details = {
-        "mention_id": mention.id,
-        "source": mention.source,
-        "url": mention.url,
-        "matched_query": mention.matched_query,
-        "sentiment": label.sentiment if label else None,
-        "sentiment_score": _score(label),
-        "intents": seen,
-        "deleted": mention.deleted_at is not None,
-    }
-    summary = _short(f"{mention.source} {handle}: {mention.title or mention.text}")
-    return HistoryItem(mention.created_at, MENTION, summary, None, mention.id, details)
-
-
-def _score(label: models.Classification | None) -> float | None:
-    if label is None or label.sentiment is None:
-        return None
-    score = scoring.sentiment_score(label.sentiment_scores)
-    return None if score is None else round(score, 4)
-
-
-def _reply_item(reply: models.Reply) -> HistoryItem:
-    details = {
-        "reply_id": reply.id,
-        "mention_id": reply.mention_id,
-        "state": reply.state,
-        "url": reply.url,
-    }
-    at = reply.sent_at or reply.created_at
-    return HistoryItem(
-        at, REPLY, _short(f"reply ({reply.state}): {reply.text}"), None, reply.id, details
-    )
-
-
-def _audit_item(entry: models.AuditEntry) -> HistoryItem:
-    kind = STAFF_ACTION if _is_staff_action(entry) else RECORD
-    details = {
-        "audit_id": entry.id,
-        "action": entry.action,
-        "subject_type": entry.subject_type,
-        "subject_id": entry.subject_id,
-    }
-    summary = _short(f"{entry.action} {entry.subject_type} {entry.subject_id or ''}".strip())
-    return HistoryItem(entry.at, kind, summary, entry.actor, entry.id, details)
-
-
-def _record_item(change: models.CustomerHistory) -> HistoryItem:
-    # not `data`: a merge keeps a snapshot of the absorbed record there, too much for a CRM note
-    author_id = change.data.get("author_id") if isinstance(change.data, dict) else None
-    details = {
-        "history_id": change.id,
-        "action": change.action,
-        "author_id": author_id,
-        "undone_at": _iso(change.undone_at),
-    }
-    summary = change.action + (f" author {author_id}" if author_id is not None else "")
-    summary += " (undone)" if change.undone_at is not None else ""
-    return HistoryItem(change.at, RECORD, summary, change.actor, change.id, details)

@@ -62,6 +62,8 @@ class TrainConfig:
     first_trained_layer: int = 0
     ema_decay: float = 0.999
     seed: int = 0
+    # Networks trained with seeds seed, seed+1, ...; their weights are averaged (a model soup).
+    members: int = 1
     # Sentiment is calibrated on the validation split; a carve-out of train is optional.
     sentiment_dev: int = 0
     intent_dev_fraction: float = 0.2
@@ -181,6 +183,7 @@ def fit(
     splits: dict[str, Split],
     val: Sequence[Example],
     cfg: TrainConfig,
+    seed: int,
     report: Report,
 ) -> str:
     """Train the unfrozen layers and the heads; keep the checkpoint best on validation.
@@ -190,7 +193,7 @@ def fit(
     """
     from transformers import get_linear_schedule_with_warmup
 
-    rng = random.Random(cfg.seed)
+    rng = random.Random(seed)
     examples = epoch_examples(splits, cfg)
     weights = sentiment_weights(examples)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -235,12 +238,30 @@ def train(cfg: TrainConfig, report: Report = print) -> Meta:
     """Train, calibrate on held-out data, evaluate, and write the artifact to `cfg.output`."""
     torch.manual_seed(cfg.seed)
     splits = corpus(cfg)
-    tokenizer, encoder = load_base(cfg.base)
-    net = MultiTaskNet(encoder)
-    prefixes = freeze_below(net, cfg.first_trained_layer)
     val = data.tweeteval(cfg.data_dir, "val")
-    chosen = fit(net, tokenizer, splits, val, cfg, report)
-    round_as_stored(net)
+    members = [train_member(cfg, splits, val, k, report) for k in range(cfg.members)]
+    return assemble(cfg, splits, val, members, report)
+
+
+def assemble(
+    cfg: TrainConfig,
+    splits: dict[str, Split],
+    val: list[Example],
+    members: Sequence[Member],
+    report: Report = print,
+) -> Meta:
+    """One network from the trained members, its spam head and bag-of-words model, calibrated,
+    evaluated and written to `cfg.output`."""
+    net, tokenizer, prefixes, chosen = members[0]
+    if len(members) > 1:
+        soup(net, [member[0] for member in members])
+        chosen = "average of " + "; ".join(
+            f"seed {cfg.seed + k}: {m[3]}" for k, m in enumerate(members)
+        )
+        report(
+            f"averaged {len(members)} networks: validation macro-recall "
+            f"{100 * val_macro_recall(net, tokenizer, val):.2f}"
+        )
     refit_spam_head(net, tokenizer, splits)
     meta = Meta(
         name=cfg.name,
@@ -255,6 +276,39 @@ def train(cfg: TrainConfig, report: Report = print) -> Meta:
     finish(Scorer(net, tokenizer, meta, lexical, bf16_supported()), splits, val, cfg)
     report(f"wrote {cfg.output / WEIGHTS_FILE}")
     return meta
+
+
+Member = tuple[MultiTaskNet, Any, list[str], str]
+
+
+def train_member(
+    cfg: TrainConfig, splits: dict[str, Split], val: list[Example], k: int, report: Report
+) -> Member:
+    """The network trained with seed `cfg.seed + k`, rounded as stored: (net, tokenizer, the
+    trained layer prefixes, the checkpoint chosen)."""
+    if k:
+        torch.manual_seed(cfg.seed + k)
+        report(f"network {k + 1} of {cfg.members} (seed {cfg.seed + k})")
+    tokenizer, encoder = load_base(cfg.base)
+    net = MultiTaskNet(encoder)
+    prefixes = freeze_below(net, cfg.first_trained_layer)
+    chosen = fit(net, tokenizer, splits, val, cfg, cfg.seed + k, report)
+    round_as_stored(net)
+    return net, tokenizer, prefixes, chosen
+
+
+def soup(net: MultiTaskNet, members: Sequence[MultiTaskNet]) -> None:
+    """Put the mean of the members' trained weights into `net`, rounded as stored.
+
+    Networks fine-tuned from the same base stay in one basin, so their average is one network
+    that does about as well as the ensemble, at the cost of one.
+    """
+    states = [dict(m.named_parameters()) for m in members]
+    with torch.no_grad():
+        for name, param in net.named_parameters():
+            if param.requires_grad:
+                param.copy_(torch.stack([s[name].detach() for s in states]).mean(0))
+    round_as_stored(net)
 
 
 def refit_spam_head(net: MultiTaskNet, tokenizer: Any, splits: dict[str, Split]) -> None:
