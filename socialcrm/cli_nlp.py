@@ -24,6 +24,7 @@ nlp_app = typer.Typer(
 app.add_typer(nlp_app, name="nlp")
 
 CHUNK = 2048
+MEMBERS = 1  # nlp.train.TrainConfig.members; here so that --help does not import torch
 DEFAULT_DATA = Path("../shared/data")
 DataOption = Annotated[
     Path, typer.Option("--data", help="Folder of the labelled data (see docs/nlp.md).")
@@ -130,6 +131,14 @@ def train(
         int | None,
         typer.Option(min=20, help="Use at most this many examples per task (a quick trial)."),
     ] = None,
+    members: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Networks trained with seeds seed, seed+1, ... and averaged into one (a model "
+            "soup): each is a whole training run, and costs nothing when classifying.",
+        ),
+    ] = MEMBERS,
     with_feedback: Annotated[
         bool,
         typer.Option("--with-feedback", help="Also learn from staff corrections in the database."),
@@ -157,6 +166,7 @@ def train(
         epochs=epochs,
         seed=seed,
         limit=limit,
+        members=members,
         feedback=corrections,
     )
     try:

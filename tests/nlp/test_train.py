@@ -7,13 +7,15 @@ import json
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 from typer.testing import CliRunner, Result
 
 from nlp.data import Example
-from nlp.network import META_FILE, WEIGHTS_FILE
-from nlp.train import TrainConfig, corpus, epoch_examples
+from nlp.network import META_FILE, WEIGHTS_FILE, MultiTaskNet, freeze_below
+from nlp.train import TrainConfig, corpus, epoch_examples, soup
 from socialcrm.cli import app
 from socialcrm.db import Database
 from socialcrm.mention import Cursor, Page
@@ -162,3 +164,47 @@ def test_an_epoch_holds_every_feedback_example(tmp_path: Path) -> None:
     cfg = TrainConfig(data_dir=data, output=tmp_path, limit=24, feedback=fed)
     epoch = epoch_examples(corpus(cfg), cfg)
     assert epoch.count(fed[0]) == cfg.intent_repeat
+
+
+def test_members_are_averaged_into_one_network(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    model = tmp_path / "soup"
+    result = quick_train(data, model, 24, "--members", "2")
+    assert result.exit_code == 0, result.output
+    assert "averaged 2 networks" in result.stderr
+    meta = json.loads((model / META_FILE).read_text())
+    assert meta["training"]["members"] == 2
+    assert meta["training"]["chosen"].startswith("average of seed 0: epoch 1")
+    assert "; seed 1: epoch 1" in meta["training"]["chosen"]
+
+
+def tiny_encoder(seed: int) -> Any:
+    """A small randomly initialised BERT, trainable from its first layer on."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=16,
+    )
+    return BertModel(config)
+
+
+def test_a_soup_is_the_mean_of_its_members_rounded_as_stored() -> None:
+    nets = [MultiTaskNet(tiny_encoder(seed)) for seed in (1, 2)]
+    for net in nets:
+        freeze_below(net, 1)
+    first = {n: p.detach().clone() for n, p in nets[0].named_parameters()}
+    second = dict(nets[1].named_parameters())
+    soup(nets[0], nets)
+    for name, param in nets[0].named_parameters():
+        mean = (first[name] + second[name].detach()) / 2
+        if not param.requires_grad:
+            assert torch.equal(param.detach(), first[name]), name  # frozen: left alone
+            continue
+        if name.startswith("encoder."):
+            mean = mean.half().float()  # trained encoder weights ship in fp16
+        assert torch.equal(param.detach(), mean), name
