@@ -351,6 +351,18 @@ def oldest_pending(session: Session) -> dict[str, datetime]:
     return {name: at for name, at in session.execute(query)}
 
 
+def last_errors(session: Session) -> dict[str, str]:
+    """The latest error of each connector among messages not delivered yet or dead."""
+    row = models.OutboxMessage
+    newest = (
+        select(func.max(row.id))
+        .where(row.last_error.is_not(None), row.state.in_(("pending", "dead")))
+        .group_by(row.connector)
+    )
+    found = session.execute(select(row.connector, row.last_error).where(row.id.in_(newest)))
+    return {connector: error for connector, error in found if error}
+
+
 def dead_letters(session: Session, limit: int = 5) -> list[models.OutboxMessage]:
     """The most recently queued dead letters, with their reasons."""
     row = models.OutboxMessage

@@ -66,6 +66,23 @@ def tweeteval(root: Path, part: str) -> list[Example]:
     return [Example(t, "sentiment", int(y)) for t, y in zip(texts, labels, strict=True)]
 
 
+# TweetEval emotion: anger, joy, optimism, sadness
+EMOTION_SENTIMENT = {0: 0, 1: 2, 2: 2, 3: 0}
+
+
+def emotion_as_sentiment(root: Path) -> list[Example]:
+    """TweetEval emotion train as sentiment: joy, optimism positive; anger, sadness negative."""
+    folder = root / "tweeteval" / "emotion"
+    texts = _lines(folder / "train_text.txt")
+    labels = _lines(folder / "train_labels.txt")
+    if len(texts) != len(labels):
+        raise DataError(f"{folder}: {len(texts)} texts but {len(labels)} labels in train")
+    return [
+        Example(t, "sentiment", EMOTION_SENTIMENT[int(y)])
+        for t, y in zip(texts, labels, strict=True)
+    ]
+
+
 def complaints(root: Path) -> list[Example]:
     """Tweets to customer-service accounts, complaint 1/0."""
     return [

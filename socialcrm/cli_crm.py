@@ -78,6 +78,10 @@ def dispatch_(ctx: typer.Context) -> None:
         f"sent {total.sent}, to retry {total.retried}, dead {total.dead}, waiting {total.waiting}",
         markup=False,
     )
+    if total.sent < total.total:  # say why, not only how many
+        with db.transaction() as session:
+            for name, reason in sorted(outbox.last_errors(session).items()):
+                err.print(f"{name}: {reason}", highlight=False, markup=False, soft_wrap=True)
 
 
 @crm_app.command("retry-dead")

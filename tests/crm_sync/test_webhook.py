@@ -251,3 +251,19 @@ def test_cli_dispatch_and_status_against_a_real_receiver(  # type: ignore[no-unt
     assert shown.exit_code == 0, shown.output
     line = next(line for line in shown.output.splitlines() if "webhook" in line)
     assert [cell.strip() for cell in line.split("│")[2:5]] == ["0", "1", "0"]  # pending/sent/dead
+
+
+def test_cli_dispatch_says_why_when_the_receiver_fails(  # type: ignore[no-untyped-def]
+    db: Database, receiver: Receiver, database_url: str, write_settings, monkeypatch
+) -> None:
+    monkeypatch.setenv("SOCIALCRM_DATABASE_URL", database_url)
+    monkeypatch.setenv("SOCIALCRM_WEBHOOK_SECRET", SECRET)
+    receiver.statuses = [503]
+    path = write_settings(f'[crm.webhook]\nenabled = true\nurl = "{receiver.url}"\n')
+    with db.transaction() as session:
+        outbox.enqueue(session, ["webhook"], PAYLOAD)
+    dispatched = CliRunner().invoke(app, ["--config", str(path), "crm", "dispatch"])
+    assert dispatched.exit_code == 0, dispatched.output
+    assert "sent 0, to retry 1, dead 0, waiting 0" in dispatched.stdout
+    assert "webhook: " in dispatched.stderr
+    assert "HTTP 503" in dispatched.stderr
