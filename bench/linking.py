@@ -73,7 +73,9 @@ def mentions(count: int, customers: int, offset: int, rng: random.Random) -> lis
     out = []
     for n in range(offset, offset + count):
         roll, who = rng.random(), rng.randrange(customers)
-        text, bio, handle = rng.choice(PHRASES), None, f"stranger_{rng.randrange(count * 2)}"
+        # two phrases: about a tweet's length (~100 characters); classify's cost depends on it
+        text = ", and ".join(rng.sample(PHRASES, 2))
+        bio, handle = None, f"stranger_{rng.randrange(count * 2)}"
         if roll < 0.33:
             handle = f"person_{who}"
         elif roll < 0.43:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from socialcrm import models
+from socialcrm.mention import Mention
 
 SCHEMA: Final = "socialcrm.event/1"
 # A customer's (or qualifying author's) details and enriched profile: upsert the contact.
@@ -21,24 +22,19 @@ TOPICS: Final = (CONTACT_UPSERT, CONTACT_MENTION, CONTACT_FORGET)
 def contact(
     customer: models.Customer | None,
     identities: Sequence[tuple[str, str]],
-    author: models.Author | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
-    """Who an event is about: a customer record, or an author not linked to one."""
+    """Who an event is about: a customer record, or an author (named `name`) who is not one."""
+    listed = [{"kind": k, "value": v} for k, v in identities]
     if customer is not None:
         return {
             "customer_id": customer.id,
             "crm_id": customer.crm_id,
             "email": customer.email,
             "name": customer.display_name,
-            "identities": [{"kind": k, "value": v} for k, v in identities],
+            "identities": listed,
         }
-    return {
-        "customer_id": None,
-        "crm_id": None,
-        "email": None,
-        "name": author.display_name if author is not None else None,
-        "identities": [{"kind": k, "value": v} for k, v in identities],
-    }
+    return {"customer_id": None, "crm_id": None, "email": None, "name": name, "identities": listed}
 
 
 def envelope(
@@ -55,17 +51,8 @@ def envelope(
     }
 
 
-def mention_body(
-    mention: models.Mention, classification: models.Classification | None
-) -> dict[str, Any]:
-    """What a CRM note needs to know about a mention."""
-    labels: dict[str, Any] = {}
-    if classification is not None:
-        labels = {
-            "sentiment": classification.sentiment,
-            "intents": dict(classification.intents),
-            "needs_reply": classification.needs_reply,
-        }
+def mention_body(mention: Mention, labels: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a CRM note needs to know about a mention (`labels`: sentiment, intents, needs_reply)."""
     return {
         "source": mention.source,
         "source_id": mention.source_id,
@@ -73,5 +60,5 @@ def mention_body(
         "title": mention.title,
         "text": mention.text,
         "created_at": mention.created_at.isoformat(),
-        **labels,
+        **(dict(labels) if labels is not None else {}),
     }

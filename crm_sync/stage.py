@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -32,37 +33,43 @@ def profile_of(author: models.Author, texts: Sequence[str] = ()) -> linking.Prof
 
 def resolve(
     session: Session,
-    authors: Sequence[models.Author],
+    unlinked: Mapping[int, linking.Profile],
     crm: CrmSettings,
-    texts: Mapping[int, Sequence[str]] | None = None,
     actor: str = ACTOR,
 ) -> Resolution:
-    """Link each unlinked author whose clues are strong enough; suggest the rest to staff.
+    """Link each unlinked author (id -> profile) whose clues are strong enough; suggest the rest.
 
     A batch of authors costs a few queries, whatever its size: linking runs on every mention.
     """
-    todo = [a for a in authors if a.customer_id is None]
-    found = {a.id: linking.clues(profile_of(a, (texts or {}).get(a.id, ()))) for a in todo}
+    found = {author_id: linking.clues(profile) for author_id, profile in unlinked.items()}
     owners = customers.owners_of(session, [c.identity for cs in found.values() for c in cs])
     if not owners:
         return Resolution()
-    rejected = _rejected(session, [a.id for a in todo])
-    links: list[customers.NewLink] = []
+    rejected = _rejected(session, list(found))
+    chosen: dict[int, linking.Candidate] = {}
     offers: list[tuple[int, linking.Candidate]] = []
-    for row in todo:
-        options = linking.candidates(found[row.id], owners)
+    for author_id, clues in found.items():
+        options = linking.candidates(clues, owners)
         decision = linking.decide(
-            options, crm.link_threshold, crm.suggest_threshold, rejected.get(row.id, ())
+            options, crm.link_threshold, crm.suggest_threshold, rejected.get(author_id, ())
         )
         if decision.link is not None:
-            best = decision.link
-            links.append(
-                customers.NewLink(
-                    row, best.customer_id, best.method, best.confidence, best.evidence()
-                )
-            )
-        offers += [(row.id, option) for option in decision.suggest]
+            chosen[author_id] = decision.link
+        offers += [(author_id, option) for option in decision.suggest]
+    links = []
+    for row in _authors(session, list(chosen)):
+        best = chosen[row.id]
+        evidence = best.evidence()
+        links.append(
+            customers.NewLink(row, best.customer_id, best.method, best.confidence, evidence)
+        )
     return Resolution(customers.link_many(session, links, actor), suggest(session, offers))
+
+
+def _authors(session: Session, ids: Sequence[int]) -> list[models.Author]:
+    if not ids:
+        return []
+    return list(session.scalars(select(models.Author).where(models.Author.id.in_(ids))))
 
 
 def _rejected(session: Session, author_ids: Sequence[int]) -> dict[int, set[int]]:
@@ -121,10 +128,20 @@ def link_known_authors(session: Session, crm: CrmSettings, actor: str) -> Resolu
     unlinked = select(models.Author).where(models.Author.customer_id.is_(None))
     total = Resolution()
     for chunk in session.scalars(unlinked.execution_options(yield_per=1000)).partitions():
-        done = resolve(session, chunk, crm, actor=actor)
+        done = resolve(session, {a.id: profile_of(a) for a in chunk}, crm, actor=actor)
         total.linked += done.linked
         total.suggested += done.suggested
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A mention of the batch with what linking and pushing need beyond the contract."""
+
+    mention: Mention
+    author_id: int
+    customer_id: int | None
+    labels: Mapping[str, Any] | None  # sentiment, intents, needs_reply; None: not classified
 
 
 @dataclass
@@ -135,32 +152,61 @@ class LinkStage:
     connectors: list[str] = field(default_factory=list)
 
     def __call__(self, session: Session, mentions: Sequence[Mention]) -> None:
-        ids = [m.id for m in mentions if m.id is not None]
-        if not ids:
+        rows = _rows(session, mentions)
+        if not rows:
             return
-        rows = session.execute(
-            select(models.Mention, models.Author, models.Classification)
-            .join(models.Author, models.Author.id == models.Mention.author_id)
-            .outerjoin(models.Classification, models.Classification.mention_id == models.Mention.id)
-            .where(models.Mention.id.in_(ids))
-        ).all()
-        authors = {author.id: author for _, author, _ in rows}
         texts: dict[int, list[str]] = {}
-        for mention, author, _ in rows:
-            texts.setdefault(author.id, []).append(mention.text)
-        resolve(session, list(authors.values()), self.crm, texts)
+        for row in rows:
+            texts.setdefault(row.author_id, []).append(row.mention.text)
+        unlinked = {
+            row.author_id: _profile(row.mention, texts[row.author_id])
+            for row in rows
+            if row.customer_id is None
+        }
+        done = resolve(session, unlinked, self.crm)
         if self.connectors:
-            push(session, [(m, a, c) for m, a, c in rows], self.crm, self.connectors)
+            if done.linked:  # the batch's authors just linked count as customers already
+                rows = _rows(session, mentions)
+            push(session, rows, self.crm, self.connectors)
 
 
-Row = tuple[models.Mention, models.Author, models.Classification | None]
+def _profile(mention: Mention, texts: Sequence[str]) -> linking.Profile:
+    author = mention.author
+    links = [(link.url, link.verified) for link in author.links or ()]
+    return linking.Profile(mention.source, author.handle, author.key, author.bio, links, texts)
 
 
-def qualifies(classification: models.Classification | None, crm: CrmSettings) -> bool:
+def _rows(session: Session, mentions: Sequence[Mention]) -> list[Row]:
+    """The batch's author ids, their customers and labels: columns, not ORM objects."""
+    by_id = {m.id: m for m in mentions if m.id is not None}
+    if not by_id:
+        return []
+    m, a, c = models.Mention, models.Author, models.Classification
+    found = session.execute(
+        select(m.id, m.author_id, a.customer_id, c.sentiment, c.intents, c.needs_reply)
+        .join(a, a.id == m.author_id)
+        .outerjoin(c, c.mention_id == m.id)
+        .where(m.id.in_(list(by_id)))
+        .order_by(m.id)
+    )
+    return [
+        Row(
+            by_id[mention_id],
+            author_id,
+            customer_id,
+            None
+            if intents is None
+            else {"sentiment": sentiment, "intents": intents, "needs_reply": needs_reply},
+        )
+        for mention_id, author_id, customer_id, sentiment, intents, needs_reply in found
+    ]
+
+
+def qualifies(labels: Mapping[str, Any] | None, crm: CrmSettings) -> bool:
     """Whether a mention by an author who is not a customer is worth the CRM's attention."""
-    if classification is None:
+    if labels is None:
         return False
-    intents = classification.intents
+    intents = labels["intents"]
     return any(
         intents.get(i, 0.0) >= crm.push_intent_probability for i in crm.push_unlinked_intents
     )
@@ -171,7 +217,7 @@ def push(session: Session, rows: Sequence[Row], crm: CrmSettings, connectors: li
 
     A customer's profile is marked for the next profile push; listening alone pushes nothing.
     """
-    linked = {a.customer_id for _, a, _ in rows if a.customer_id is not None}
+    linked = {row.customer_id for row in rows if row.customer_id is not None}
     people = {
         c.id: c
         for c in session.scalars(select(models.Customer).where(models.Customer.id.in_(linked)))
@@ -180,19 +226,20 @@ def push(session: Session, rows: Sequence[Row], crm: CrmSettings, connectors: li
     now = utcnow()
     known: list[outbox.Outgoing] = []
     leads: list[outbox.Outgoing] = []
-    for mention, author, classification in rows:
-        customer = people.get(author.customer_id or -1)
-        body = events.mention_body(mention, classification)
+    for row in rows:
+        mention, customer = row.mention, people.get(row.customer_id or -1)
+        body = events.mention_body(mention, row.labels)
         key = f"mention:{mention.id}"
         if customer is not None:
             who = events.contact(customer, held.get(customer.id, []))
             payload = events.envelope(events.CONTACT_MENTION, key, now, who, mention=body)
             known.append(outbox.Outgoing(payload, customer_id=customer.id))
-        elif qualifies(classification, crm):
-            found = identities.of_author(author.source, author.handle, author.key)
-            who = events.contact(None, found, author)
+        elif qualifies(row.labels, crm):
+            author = mention.author
+            found = identities.of_author(mention.source, author.handle, author.key)
+            who = events.contact(None, found, author.display_name)
             payload = events.envelope(events.CONTACT_MENTION, key, now, who, mention=body)
-            leads.append(outbox.Outgoing(payload, author_id=author.id))
+            leads.append(outbox.Outgoing(payload, author_id=row.author_id))
     outbox.enqueue_many(session, connectors, known)
     reach = [name for name in connectors if name not in outbox.NEEDS_CONTACT_ID]
     outbox.enqueue_many(session, reach, leads)

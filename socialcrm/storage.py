@@ -228,18 +228,43 @@ def advance(
 
 
 def load_mentions(session: Session, ids: Sequence[int]) -> list[Mention]:
-    """The `Mention` values of `ids`, in id order."""
+    """The `Mention` values of `ids`, in id order (every stage reads its batch through this)."""
+    m, a = models.Mention, models.Author
+    # columns, not ORM objects: the contract values are all a stage gets, and rows are cheaper
     query = (
-        select(models.Mention, models.Author)
-        .join(models.Author, models.Author.id == models.Mention.author_id)
-        .where(models.Mention.id.in_(ids))
-        .order_by(models.Mention.id)
+        select(
+            m.id,
+            m.source,
+            m.source_id,
+            m.text,
+            m.created_at,
+            m.url,
+            m.title,
+            m.lang,
+            m.thread_id,
+            m.parent_id,
+            m.matched_query,
+            m.edited_at,
+            m.extra,
+            m.state,
+            a.handle,
+            a.key,
+            a.display_name,
+            a.url.label("author_url"),
+            a.followers,
+            a.bio,
+            a.links,
+        )
+        .join(a, a.id == m.author_id)
+        .where(m.id.in_(ids))
+        .order_by(m.id)
     )
-    return [to_mention(row, author) for row, author in session.execute(query)]
+    return [to_mention(row) for row in session.execute(query)]
 
 
-def to_mention(row: models.Mention, author: models.Author) -> Mention:
-    """The contract value of a stored mention."""
+def to_mention(row: Any) -> Mention:
+    """The contract value of a stored mention, from a row of `load_mentions`."""
+    links = row.links
     return Mention(
         id=row.id,
         source=row.source,
@@ -247,15 +272,15 @@ def to_mention(row: models.Mention, author: models.Author) -> Mention:
         text=row.text,
         created_at=row.created_at,
         author=Author(
-            handle=author.handle,
-            external_id=author.key if author.key != author.handle else None,
-            display_name=author.display_name,
-            url=author.url,
-            followers=author.followers,
-            bio=author.bio,
+            handle=row.handle,
+            external_id=row.key if row.key != row.handle else None,
+            display_name=row.display_name,
+            url=row.author_url,
+            followers=row.followers,
+            bio=row.bio,
             links=None
-            if author.links is None
-            else tuple(ProfileLink(x["url"], bool(x.get("verified"))) for x in author.links),
+            if links is None
+            else tuple(ProfileLink(x["url"], bool(x.get("verified"))) for x in links),
         ),
         url=row.url,
         title=row.title,
