@@ -64,6 +64,9 @@ class TrainConfig:
     seed: int = 0
     # Networks trained with seeds seed, seed+1, ...; their weights are averaged (a model soup).
     members: int = 1
+    # TweetEval emotion tweets join the sentiment training set (joy, optimism: positive; anger,
+    # sadness: negative).
+    emotion_as_sentiment: bool = True
     # Sentiment is calibrated on the validation split; a carve-out of train is optional.
     sentiment_dev: int = 0
     intent_dev_fraction: float = 0.2
@@ -82,7 +85,10 @@ def corpus(cfg: TrainConfig) -> dict[str, Split]:
     """Each task's training examples and the held-out dev examples used for calibration."""
     root = cfg.data_dir
     loaders: dict[str, Callable[[], list[Example]]] = {
-        "sentiment": lambda: data.tweeteval(root, "train"),
+        "sentiment": lambda: (
+            data.tweeteval(root, "train")
+            + (data.emotion_as_sentiment(root) if cfg.emotion_as_sentiment else [])
+        ),
         "complaint": lambda: data.complaints(root),
         "act": lambda: data.tweet_acts(root),
         "spam": lambda: data.youtube_spam(root),

@@ -42,6 +42,14 @@ def write_data(root: Path, n: int = 60) -> Path:
         ]
         (folder / f"{part}_text.txt").write_text("\n".join(texts) + "\n")
         (folder / f"{part}_labels.txt").write_text("\n".join(map(str, labels)) + "\n")
+    emotion = root / "tweeteval" / "emotion"  # 0 anger, 1 joy, 2 optimism, 3 sadness
+    emotion.mkdir()
+    feelings = [i % 4 for i in range(n // 2)]
+    said = [
+        f"{rng.choice(WORDS[0 if y in (0, 3) else 2])} feeling {i}" for i, y in enumerate(feelings)
+    ]
+    (emotion / "train_text.txt").write_text("\n".join(said) + "\n")
+    (emotion / "train_labels.txt").write_text("\n".join(map(str, feelings)) + "\n")
     tables = {
         "complaints": (
             ["id", "text", "complaint", "domain"],
