@@ -12,6 +12,7 @@ from crm_sync import outbox
 from crm_sync.connectors import USER_AGENT, ConnectorAuthError, ConnectorError, build_connectors
 from crm_sync.hubspot_pull import pull
 from socialcrm.cli import _ago, _state, app, err, fail, out
+from socialcrm.cli_customers import print_report
 
 crm_app = typer.Typer(
     help="The CRM outbox: what waits, send what is due, retry dead letters.",
@@ -111,11 +112,4 @@ def pull_(ctx: typer.Context) -> None:
             report = pull(db, state.settings, client)
         except ConnectorError as error:
             raise fail(str(error)) from None
-    for problem in report.problems:
-        err.print(f"[yellow]skipped[/] {problem}", highlight=False, markup=True, soft_wrap=True)
-    out.print(
-        f"hubspot: {report.created} new, {report.updated} updated customers; "
-        f"{report.identities_added} identities added; {report.authors_linked} authors linked; "
-        f"{len(report.problems)} problems",
-        markup=False,
-    )
+    print_report("hubspot", report)

@@ -11,7 +11,12 @@ from rich.table import Table
 from sqlalchemy import select
 
 from crm_sync import customers, merges
-from crm_sync.customer_import import CustomerFileError, import_records, read_records
+from crm_sync.customer_import import (
+    CustomerFileError,
+    ImportReport,
+    import_records,
+    read_records,
+)
 from crm_sync.stage import link_known_authors
 from socialcrm import models
 from socialcrm.cli import _state, app, err, fail, out
@@ -31,6 +36,19 @@ def _actor(by: str) -> str:
     return by or f"cli:{getpass.getuser()}"
 
 
+def print_report(what: str, report: ImportReport, suggested: int | None = None) -> None:
+    """What an import did: each skipped record on stderr, then the counts."""
+    for problem in report.problems:
+        err.print(f"[yellow]skipped[/] {problem}", highlight=False, markup=True, soft_wrap=True)
+    offered = f", {suggested} links suggested" if suggested is not None else ""
+    out.print(
+        f"{what}: {report.created} new, {report.updated} updated; "
+        f"{report.identities_added} identities added; {report.authors_linked} authors linked"
+        f"{offered}; {len(report.problems)} problems",
+        markup=False,
+    )
+
+
 @customers_app.command("import")
 def import_(
     ctx: typer.Context,
@@ -47,14 +65,8 @@ def import_(
             linked = link_known_authors(session, state.settings.crm, _actor(by))
     except CustomerFileError as error:
         raise fail(str(error)) from None
-    for problem in report.problems:
-        err.print(f"[yellow]skipped[/] {problem}", highlight=False, markup=True, soft_wrap=True)
-    out.print(
-        f"customers: {report.created} new, {report.updated} updated; "
-        f"{report.identities_added} identities added; {linked.linked} authors linked, "
-        f"{linked.suggested} links suggested; {len(report.problems)} problems",
-        markup=False,
-    )
+    report.authors_linked = linked.linked
+    print_report("customers", report, linked.suggested)
     if report.problems:
         raise typer.Exit(1)
 
