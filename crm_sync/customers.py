@@ -64,16 +64,7 @@ def audit(
     after: dict[str, Any] | None = None,
 ) -> None:
     """An audit entry; by rule it carries ids and numbers, never names or addresses."""
-    session.add(
-        models.AuditEntry(
-            actor=actor,
-            action=action,
-            subject_type=subject[0],
-            subject_id=str(subject[1]),
-            before=before,
-            after=after,
-        )
-    )
+    session.execute(insert(models.AuditEntry), [_audit_row(actor, action, subject, before, after)])
 
 
 @dataclass(frozen=True, slots=True)
