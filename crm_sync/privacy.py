@@ -59,6 +59,7 @@ SCANNED: Final[dict[Model, Texts]] = {
     models.LinkSuggestion: (models.LinkSuggestion.evidence,),
     # whom a message is about; its body may quote posts by others that mention the person
     models.OutboxMessage: (models.OutboxMessage.payload["contact"],),
+    models.TaskNote: (models.TaskNote.text,),
 }
 
 
@@ -283,7 +284,9 @@ def _scope(
     named = {model: _naming(session, model, texts, matcher) for model, texts in SCANNED.items()}
     customers, authors = person.customer_ids, person.author_ids
     mentions = select(m.Mention.id).where(m.Mention.author_id.in_(authors))
-    tasks = select(m.Task.id).where(m.Task.mention_id.in_(mentions))
+    tasks = select(m.Task.id).where(
+        or_(m.Task.mention_id.in_(mentions), m.Task.author_id.in_(authors))
+    )
     replies = select(m.Reply.id).where(m.Reply.mention_id.in_(mentions))
     subjects: dict[str, list[str] | Select[tuple[str]]] = {
         "customer": [str(i) for i in customers],
@@ -305,7 +308,12 @@ def _scope(
         m.AuditEntry: or_(*about, audit.id.in_(named[m.AuditEntry])),
         m.Classification: m.Classification.mention_id.in_(mentions),
         m.Reply: m.Reply.mention_id.in_(mentions),
-        m.Task: m.Task.mention_id.in_(mentions),
+        m.TaskNote: or_(m.TaskNote.task_id.in_(tasks), m.TaskNote.id.in_(named[m.TaskNote])),
+        m.TaskMention: or_(
+            m.TaskMention.mention_id.in_(mentions), m.TaskMention.task_id.in_(tasks)
+        ),
+        m.RouteDecision: m.RouteDecision.mention_id.in_(mentions),
+        m.Task: m.Task.id.in_(tasks),
         m.LabelCorrection: m.LabelCorrection.mention_id.in_(mentions),
         m.Mention: m.Mention.author_id.in_(authors),
         suggestion: or_(
@@ -371,6 +379,7 @@ def forget(session: Session, person: Person, actor: str, connectors: Sequence[st
         .values(merged_into_id=None)
         .execution_options(synchronize_session=False)
     )
+    counts["chat_messages_erased"] = _erase_from_chat(session, person)
     for model, condition in _scope(session, person, matcher).items():
         statement = delete(model).where(condition).execution_options(synchronize_session=False)
         result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
@@ -388,6 +397,50 @@ def forget(session: Session, person: Person, actor: str, connectors: Sequence[st
         outbox.enqueue(session, connectors, payload)
     log.info("a person was forgotten by %s: %s", actor, counts)
     return Forgotten(counts, queued)
+
+
+ERASED_IN_CHAT: Final = "(erased at the person's request)"
+
+
+def _erase_from_chat(session: Session, person: Person) -> int:
+    """Chat cards of the person's tasks, and incident posts of theirs, are edited away.
+
+    A card's row would go with its task, leaving the text in chat: it becomes an alert that
+    says the card was erased, so the next delivery edits the chat message to say only that.
+    """
+    m = models
+    mentions = select(m.Mention.id).where(m.Mention.author_id.in_(person.author_ids))
+    tasks = select(m.Task.id).where(
+        or_(m.Task.mention_id.in_(mentions), m.Task.author_id.in_(person.author_ids))
+    )
+    cards = update(m.ChatMessage).where(
+        m.ChatMessage.task_id.in_(tasks), m.ChatMessage.message_id.is_not(None)
+    )
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        cards.values(
+            task_id=None,
+            kind="alert",
+            payload={"text": ERASED_IN_CHAT},
+            version=m.ChatMessage.version + 1,
+            state="pending",
+        ).execution_options(synchronize_session=False)
+    )
+    urls = set(session.scalars(select(m.Mention.url).where(m.Mention.id.in_(mentions))))
+    urls.discard(None)
+    incidents = 0
+    for incident in session.scalars(select(m.Incident)):
+        posts = incident.drivers.get("posts") or []
+        kept = [post for post in posts if post.get("url") not in urls]
+        if len(kept) < len(posts):
+            incident.drivers = {**incident.drivers, "posts": kept}
+            session.execute(
+                update(m.ChatMessage)
+                .where(m.ChatMessage.incident_id == incident.id)
+                .values(version=m.ChatMessage.version + 1, state="pending")
+                .execution_options(synchronize_session=False)
+            )
+            incidents += 1
+    return int(result.rowcount) + incidents
 
 
 def _forget_messages(session: Session, person: Person) -> list[dict[str, Any]]:

@@ -87,6 +87,18 @@ def rules(settings: RetentionSettings) -> list[Rule]:
             settings.customer_history_days,
             lambda c: and_(m.LinkSuggestion.state != "open", m.LinkSuggestion.decided_at < c),
         ),
+        # chat alerts delivered or given up on (cards go with their tasks, tasks with mentions)
+        Rule(
+            "chat_alerts",
+            m.ChatMessage,
+            settings.chat_alerts_days,
+            lambda c: and_(
+                m.ChatMessage.kind == "alert",
+                m.ChatMessage.state != "pending",
+                m.ChatMessage.created_at < c,
+            ),
+        ),
+        Rule("incidents", m.Incident, settings.incidents_days, lambda c: m.Incident.opened_at < c),
     ]
 
 

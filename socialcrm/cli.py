@@ -6,7 +6,7 @@ import gc
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -131,20 +131,62 @@ def run(
     db = state.database()
     collectors = _checked(settings, db, _enabled_collectors(settings))
     cli_nlp.load_classifier(settings)  # a broken model stops start-up, not the first batch
-    log.info("chat (Discord) and web dashboard are not built yet (issues #6 and #7)")
+    log.info("the web dashboard is not built yet (issue #7)")
     jobs = Jobs(settings, db, collectors, pipeline.default_stages(settings), maintenance=True)
     stop = threading.Event()
     try:
-        with deployment_lock(db), _stopping_on_signals(stop):
+        with deployment_lock(db), _stopping_on_signals(stop), _chat(settings, db) as kick:
+            jobs.on_routed = kick
             scheduler = create_scheduler(settings, jobs)
             scheduler.start()
             log.info("socialcrm is running on %s; Ctrl-C stops it", db.dialect)
-            stop.wait(stop_after)
+            stop.wait(stop_after)  # a bot that stops (token revoked) logs why; the rest goes on
             log.info("stopping: waiting for running jobs to finish")
             scheduler.shutdown(wait=True)
     except DeploymentLockedError as error:
         raise fail(str(error)) from None
     log.info("stopped")
+
+
+@contextmanager
+def _chat(settings: Settings, db: Database) -> Iterator[Callable[[], None] | None]:
+    """The Discord bot beside the scheduler when `[discord] enabled` (yields its delivery kick)."""
+    # imported here: discord.py is not needed by commands without chat
+    from engagement import queue
+    from engagement.discord_bot import BotThread, DiscordStartError
+
+    if not settings.discord.enabled:
+        log.info("chat is off ([discord] enabled = false): the queue works from `socialcrm queue`")
+        yield None
+        return
+    try:
+        bot = BotThread(settings, db, queue.responders_for(settings))
+    except DiscordStartError as error:
+        raise fail(str(error), code=2) from None
+    bot.start()
+    try:
+        yield bot.kick
+    finally:
+        bot.stop()
+
+
+@app.command()
+def discord(ctx: typer.Context) -> None:
+    """Run the Discord bot alone: cards, buttons, slash commands, alerts (Ctrl-C stops it)."""
+    from engagement import queue
+    from engagement.discord_bot import DiscordStartError, run_bot
+
+    state = _state(ctx)
+    settings = state.settings
+    if not settings.discord.enabled:
+        raise fail("[discord] enabled is false in the settings: set it and the channels", code=2)
+    db = state.database()
+    try:
+        run_bot(settings, db, queue.responders_for(settings))
+    except DiscordStartError as error:
+        raise fail(str(error), code=2) from None
+    except KeyboardInterrupt:
+        log.info("stopped")
 
 
 @contextmanager
@@ -439,4 +481,5 @@ from socialcrm import (  # noqa: E402
     cli_nlp,  # classify; nlp train|eval|correct
     cli_privacy,  # noqa: F401 - customers export|forget; retention purge
     cli_profile,  # noqa: F401 - customers show
+    cli_queue,  # noqa: F401 - queue list|show|claim|release|reply|approve|send|note|dismiss|escalate
 )

@@ -327,23 +327,145 @@ class Identity(Base):
 
 
 class Task(Base):
-    """A unit of engagement work: one conversation that needs staff attention."""
+    """A unit of engagement work: one conversation (an author in a thread) that needs staff."""
 
     __tablename__ = "tasks"
     __table_args__ = (Index("ix_tasks_state_priority", "state", "priority"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # source:thread:author; a new mention by the author in the thread joins (or reopens) the task
+    conversation: Mapped[str] = mapped_column(String(600), unique=True)
+    # the mention a reply answers: the author's newest in the conversation
     mention_id: Mapped[int] = mapped_column(
         Id, ForeignKey("mentions.id", ondelete="CASCADE"), unique=True
     )
+    author_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("authors.id", ondelete="CASCADE"), index=True
+    )
+    # new|notified|claimed|drafted|approved|sent|dismissed|escalated|reopened (engagement.states)
     state: Mapped[str] = mapped_column(String(16), default="new")
-    priority: Mapped[int] = mapped_column(Integer, default=3)
-    queue: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=3)  # 1 most urgent .. 5
+    queue: Mapped[str] = mapped_column(String(255))
+    rule: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str | None] = mapped_column(Text)
     assignee: Mapped[str | None] = mapped_column(String(255))
-    sla_due_at: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    draft: Mapped[str | None] = mapped_column(Text)
+    drafted_by: Mapped[str | None] = mapped_column(String(255))
+    approved_by: Mapped[str | None] = mapped_column(String(255))
+    # the reply sent (idempotency key in `replies`) and where it can be seen
+    reply_key: Mapped[str | None] = mapped_column(String(255))
+    reply_url: Mapped[str | None] = mapped_column(String(2048))
+    sla_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_warned_at: Mapped[datetime | None]
+    sla_breached_at: Mapped[datetime | None]
+    # when this episode opened (creation or reopening) and was first answered / closed
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_response_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # after a reply: did the author's next mentions improve (engagement.outcome)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    outcome_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RouteDecision(Base):
+    """What routing decided for a mention (a task, ignore, or nothing) and why."""
+
+    __tablename__ = "route_decisions"
+
+    mention_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    rule: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(16))  # task | ignore | none
+    queue: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    task_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tasks.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskMention(Base):
+    """A mention that belongs to a task's conversation."""
+
+    __tablename__ = "task_mentions"
+
+    mention_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[int] = mapped_column(Id, ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TaskNote(Base):
+    """An internal note on a task; never sent to the platform."""
+
+    __tablename__ = "task_notes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    task_id: Mapped[int] = mapped_column(Id, ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Incident(Base):
+    """A spike in a query's volume or negative share, opened for staff to acknowledge."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("query", "window_start"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    query: Mapped[str] = mapped_column(String(255))
+    window_start: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))  # volume | negative | volume+negative
+    volume: Mapped[int] = mapped_column(Integer)
+    negatives: Mapped[int] = mapped_column(Integer)
+    # the baseline it was judged against and what drove it (terms, posts, sentiment split)
+    baseline: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    drivers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(255))
+    first_response_at: Mapped[datetime | None]
+
+
+class ChatMessage(Base):
+    """A chat message to deliver after commit (card, alert, incident), and where it landed.
+
+    `version` rises whenever the content should change; delivery brings `delivered_version` up
+    to it by posting once and editing after, so an outage or a restart never duplicates a card.
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_state_priority", "state", "priority"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)  # task:12, incident:3, alert:...
+    kind: Mapped[str] = mapped_column(String(16))  # card | alert | incident
+    queue: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("tasks.id", ondelete="CASCADE"), index=True
+    )
+    incident_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    priority: Mapped[int] = mapped_column(Integer, default=3)
+    # the text of an alert (cards and incidents are rendered from their rows when sent)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    delivered_version: Mapped[int] = mapped_column(Integer, default=0)
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    thread_id: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

@@ -32,27 +32,8 @@ class Stage:
     apply: StageFn
 
 
-@dataclass
-class _PassThrough:
-    """A stage that is not built yet: moves mentions on unchanged, and says so once."""
-
-    name: str
-    issue: int
-    announced: bool = field(default=False)
-
-    def __call__(self, _session: Session, mentions: Sequence[Mention]) -> None:
-        if not self.announced:
-            log.warning(
-                "%s stage is a pass-through until issue #%d builds it: mentions move on unchanged",
-                self.name,
-                self.issue,
-            )
-            self.announced = True
-        log.debug("%s pass-through: %d mention(s)", self.name, len(mentions))
-
-
 def default_stages(settings: Settings) -> list[Stage]:
-    """The stages in order; each not yet built is an explicit pass-through."""
+    """The stages in order: classify, link, route."""
     # imported here: loading torch takes seconds that commands without a pipeline should not pay
     from nlp import classifier
     from nlp.stage import ClassifyStage
@@ -61,8 +42,16 @@ def default_stages(settings: Settings) -> list[Stage]:
     return [
         Stage("classify", MentionState.COLLECTED, MentionState.CLASSIFIED, classify),
         Stage("link", MentionState.CLASSIFIED, MentionState.LINKED, _link_stage(settings)),
-        Stage("route", MentionState.LINKED, MentionState.ROUTED, _PassThrough("route", 6)),
+        Stage("route", MentionState.LINKED, MentionState.ROUTED, _route_stage(settings)),
     ]
+
+
+def _route_stage(settings: Settings) -> StageFn:
+    from engagement.stage import RouteStage
+
+    if not settings.engagement.enabled:
+        return _Skipped("route", "engagement.enabled is off")
+    return RouteStage(settings.engagement, settings.crm)
 
 
 def _link_stage(settings: Settings) -> StageFn:

@@ -24,6 +24,7 @@ from collectors.base import Collector
 from crm_sync import hubspot_pull, outbox, retention
 from crm_sync.connectors import USER_AGENT, Connector, ConnectorError, build_connectors
 from crm_sync.sync import push_profiles
+from engagement import alerts, outcome
 from socialcrm import health, pipeline, pseudonym
 from socialcrm.db import Database
 from socialcrm.mention import utcnow
@@ -36,6 +37,9 @@ HEALTH_JOB = "health"
 CRM_JOB = "crm"
 CRM_PULL_JOB = "crm-pull"
 RETENTION_JOB = "retention"
+ENGAGEMENT_JOB = "engagement"
+SPIKES_JOB = "spikes"
+ENGAGEMENT_INTERVAL_SECONDS = 60
 HEALTH_INTERVAL_SECONDS = 60
 DEFAULT_ALERT_MINUTES = 120
 
@@ -77,6 +81,8 @@ class Jobs:
         self._failing: dict[str, str] = {}
         self._connectors: Mapping[str, Connector] | None = None
         self._pseudonym_key = pseudonym.settings_key(settings)
+        # called after the pipeline routed mentions (the chat bot delivers their cards)
+        self.on_routed: Callable[[], None] | None = None
 
     def specs(self) -> list[JobSpec]:
         """The jobs the settings ask for; no source runs more often than its minimum allows."""
@@ -101,6 +107,11 @@ class Jobs:
                 minutes = crm.hubspot.pull_interval_minutes
                 specs.append(JobSpec(CRM_PULL_JOB, self.pull_crm, minutes * 60))
             specs.append(JobSpec(RETENTION_JOB, self.purge, 86_400, retention.hour))
+            if self.settings.engagement.enabled:
+                specs.append(JobSpec(ENGAGEMENT_JOB, self.sweep, ENGAGEMENT_INTERVAL_SECONDS))
+                if self.settings.alerts.spikes:
+                    minutes = self.settings.alerts.interval_minutes
+                    specs.append(JobSpec(SPIKES_JOB, self.spikes, minutes * 60))
         return specs
 
     def _collector_job(self, name: str) -> Callable[[], object]:
@@ -145,6 +156,8 @@ class Jobs:
             thresholds[name] = timedelta(minutes=minutes)
         with self.db.transaction() as session:
             changes = health.update_alerts(session, thresholds, utcnow())
+            if self.maintenance and self.settings.engagement.enabled:
+                alerts.source_alerts(session, changes, self.settings.alerts.queue)
         for change in changes:  # after commit: an alert is never raised for a rolled-back state
             if change.kind is None:
                 log.warning("alert closed: %s", change.message)
@@ -155,6 +168,8 @@ class Jobs:
     def process(self) -> dict[str, int]:
         """Move every waiting mention through the stages."""
         moved = pipeline.process(self.db, self.stages, self.settings.pipeline.batch_size)
+        if moved.get("route") and self.on_routed is not None:
+            self.on_routed()  # new cards go out now, not at the next delivery round
         if any(moved.values()):
             log.info("pipeline moved %s", ", ".join(f"{k}={v}" for k, v in moved.items()))
         return moved
@@ -188,6 +203,25 @@ class Jobs:
     def purge(self) -> dict[str, int]:
         """Delete what is older than the retention settings allow."""
         return retention.purge(self.db, self.settings.retention)  # it logs what it deleted
+
+    def sweep(self) -> None:
+        """SLA warnings and breaches for open tasks; outcomes of answered ones."""
+        now = utcnow()
+        with self.db.transaction() as session:
+            raised = alerts.sla_sweep(session, now, self.settings.engagement)
+            judged = outcome.sweep(session, now, self.settings.engagement.outcome_window_days)
+        if raised or judged:
+            log.info("engagement: %d SLA alert(s), %d reply outcome(s) updated", raised, judged)
+
+    def spikes(self) -> list[int]:
+        """Open an incident for every query whose last hour is a spike."""
+        with self.db.transaction() as session:
+            opened = alerts.spike_sweep(
+                session, utcnow(), self.settings.alerts, self.settings.watch
+            )
+        for incident_id in opened:
+            log.warning("incident %d opened: a spike in mentions", incident_id)
+        return opened
 
     def _wake(self, job_id: str) -> None:
         if self.scheduler is not None and self.scheduler.running:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -88,11 +89,16 @@ class SchedulerSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
-        return value
+        return known_timezone(value)
+
+
+def known_timezone(value: str) -> str:
+    """`value` if it names an IANA time zone; a one-line error otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as UTC or Europe/Berlin") from None
+    return value
 
 
 Url = Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
@@ -364,6 +370,8 @@ class RetentionSettings(_Section):
     outbox_dead_days: Days = 90
     audit_log_days: Days = 730
     customer_history_days: Days = 365
+    chat_alerts_days: Days = 90
+    incidents_days: Days = 365
     # Hour of the day (scheduler time zone) the purge runs.
     hour: int = Field(default=3, ge=0, le=23)
 
@@ -374,6 +382,160 @@ class PrivacySettings(_Section):
     # Store author handles as a keyed hash (key: SOCIALCRM_PSEUDONYM_KEY) and drop names and
     # profile details: for analytics-only deployments; linking and replying need real handles.
     pseudonymise_authors: bool = False
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Priority = Annotated[int, Field(ge=1, le=5)]
+Sentiment = Literal["negative", "neutral", "positive"]
+
+
+class BusinessHoursSettings(_Section):
+    """When the team works: SLA clocks run only inside these hours."""
+
+    timezone: str = "UTC"
+    days: list[Weekday] = Field(default=["mon", "tue", "wed", "thu", "fri"], min_length=1)
+    start: ClockTime = "09:00"
+    end: ClockTime = "17:00"
+    holidays: list[date] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return known_timezone(value)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BusinessHoursSettings:
+        if self.start >= self.end:
+            raise ValueError("business hours start must be before end")
+        return self
+
+
+class RuleSettings(_Section):
+    """One routing rule: every condition given must hold; the first rule that matches wins."""
+
+    name: str = Field(min_length=1, max_length=255)
+    intents: list[str] = []
+    min_probability: Probability = 0.5
+    sentiments: list[Sentiment] = []
+    needs_reply_at_least: Probability | None = None
+    uncertain: bool | None = None
+    segments: list[Literal["A", "B", "C"]] = []
+    vip: bool | None = None
+    customer: bool | None = None
+    sources: list[str] = []
+    queries: list[str] = []
+    keywords: Terms = []
+    action: Literal["task", "ignore"] = "task"
+    queue: str = Field(default="community", min_length=1, max_length=255)
+    priority: Priority = 3
+    sla_minutes: int = Field(default=0, ge=0)
+    business_hours: bool = True
+
+
+DEFAULT_RULES: tuple[dict[str, Any], ...] = (
+    {"name": "spam", "intents": ["spam"], "min_probability": 0.8, "action": "ignore"},
+    {
+        "name": "vip-complaint",
+        "intents": ["complaint"],
+        "vip": True,
+        "queue": "escalations",
+        "priority": 1,
+        "sla_minutes": 60,
+        "business_hours": False,
+    },
+    {
+        "name": "unsure",
+        "uncertain": True,
+        "needs_reply_at_least": 0.3,
+        "queue": "triage",
+        "priority": 3,
+        "sla_minutes": 480,
+    },
+    {
+        "name": "complaint",
+        "intents": ["complaint"],
+        "queue": "support",
+        "priority": 2,
+        "sla_minutes": 240,
+    },
+    {"name": "question", "intents": ["question"], "queue": "support", "sla_minutes": 480},
+    {
+        "name": "lead",
+        "intents": ["purchase_intent"],
+        "queue": "sales",
+        "priority": 2,
+        "sla_minutes": 240,
+    },
+    {"name": "needs-reply", "needs_reply_at_least": 0.6, "queue": "community", "priority": 4},
+)
+
+DEFAULT_TEMPLATES: dict[str, str] = {
+    "complaint": "Hi {name}, sorry about this. Could you tell us a bit more so we can fix it?",
+    "question": "Hi {name}, thanks for asking! ",
+    "purchase_intent": "Hi {name}, glad you are interested! ",
+    "praise": "Thank you, {name}! That made our day.",
+    "feature_request": "Thanks for the idea, {name}! We have passed it on to the team.",
+    "default": "Hi {name}, thanks for reaching out. ",
+}
+
+
+class EngagementSettings(_Section):
+    """The work queue: routing rules, SLAs, reply templates (docs/engagement.md)."""
+
+    enabled: bool = True
+    rules: list[RuleSettings] = Field(
+        default_factory=lambda: [RuleSettings(**rule) for rule in DEFAULT_RULES]
+    )
+    escalation_queue: str = Field(default="escalations", min_length=1)
+    default_sla_minutes: int = Field(default=480, ge=0)
+    sla_warn_minutes: int = Field(default=30, ge=0)
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    vip_attribute: str = "vip"
+    require_second_approval: bool = False
+    templates: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    outcome_window_days: int = Field(default=14, ge=1)
+
+    @model_validator(mode="after")
+    def _unique_rule_names(self) -> EngagementSettings:
+        names = [rule.name for rule in self.rules]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"two routing rules are named {twice[0]!r}: names must be unique")
+        return self
+
+
+ChannelId = Annotated[str, Field(pattern=r"^[0-9]{15,25}$")]
+
+
+class DiscordSettings(_Section):
+    """The Discord bot (token: SOCIALCRM_DISCORD_TOKEN); docs/engagement.md sets it up."""
+
+    enabled: bool = False
+    guild_id: ChannelId | Literal[""] = ""
+    channels: dict[str, ChannelId] = {}
+    default_channel: ChannelId | Literal[""] = ""
+    alerts_channel: ChannelId | Literal[""] = ""
+    send_roles: list[str] = Field(default=["Responder"], min_length=1)
+    dispatch_interval_seconds: Seconds = 5
+    max_text: int = Field(default=1500, ge=100, le=3500)
+
+    @model_validator(mode="after")
+    def _somewhere_to_post(self) -> DiscordSettings:
+        if self.enabled and not (self.default_channel or self.channels):
+            raise ValueError("set discord.default_channel (a channel id) or discord.channels")
+        return self
+
+
+class AlertsSettings(_Section):
+    """Spikes per query and SLA warnings."""
+
+    spikes: bool = True
+    spike_k: float = Field(default=3.0, gt=0)
+    spike_weeks: int = Field(default=4, ge=1, le=26)
+    spike_min_volume: int = Field(default=10, ge=1)
+    queue: str = Field(default="alerts", min_length=1)
+    interval_minutes: int = Field(default=15, ge=1)
 
 
 class Secrets(BaseSettings):
@@ -413,6 +575,9 @@ class Settings(_Section):
     crm: CrmSettings = CrmSettings()
     retention: RetentionSettings = RetentionSettings()
     privacy: PrivacySettings = PrivacySettings()
+    engagement: EngagementSettings = EngagementSettings()
+    discord: DiscordSettings = DiscordSettings()
+    alerts: AlertsSettings = AlertsSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -424,6 +589,7 @@ class Settings(_Section):
             "SOCIALCRM_HUBSPOT_TOKEN": self.crm.hubspot.enabled and not secrets.hubspot_token,
             "SOCIALCRM_PSEUDONYM_KEY": self.privacy.pseudonymise_authors
             and not secrets.pseudonym_key,
+            "SOCIALCRM_DISCORD_TOKEN": self.discord.enabled and not secrets.discord_token,
         }
         missing = [name for name, is_missing in needed.items() if is_missing]
         if missing:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from socialcrm.db import Database, normalise_url
@@ -15,6 +16,12 @@ from socialcrm.logs import remove_handler
 
 PG_ENV = "SOCIALCRM_TEST_DATABASE_URL"
 ROOT = Path(__file__).resolve().parent.parent
+
+# property tests draw the same examples every run: CI cannot fail on a draw it never saw before
+# (HYPOTHESIS_PROFILE=explore draws new ones, to look for bugs on purpose)
+hypothesis_settings.register_profile("repeatable", derandomize=True, deadline=None, database=None)
+hypothesis_settings.register_profile("explore", deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)

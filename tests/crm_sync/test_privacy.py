@@ -166,7 +166,22 @@ def _ada_activity(session: Session, ada: int, merged: int, authors: tuple[int, i
     _mention(
         session, bluesky, "bluesky", 4, source_id="at://did:plc:adalovelace42/app.bsky.feed.post/4"
     )
-    session.add(models.Task(mention_id=first.id, reason="complaint", queue="support"))
+    task = models.Task(
+        conversation="reddit:t:1",
+        mention_id=first.id,
+        author_id=reddit,
+        reason="complaint",
+        queue="support",
+    )
+    session.add(task)
+    session.flush()
+    session.add(models.TaskNote(task_id=task.id, author="sam", text="called her"))
+    # the task's card, already in chat: it must be edited to say nothing of her
+    session.add(
+        models.ChatMessage(
+            key=f"task:{task.id}", kind="card", queue="support", task_id=task.id, message_id="9"
+        )
+    )
     session.add(models.Reply(mention_id=first.id, idempotency_key="reply-ada-1", text="Hi ada_l!"))
     session.add(
         models.LabelCorrection(mention_id=first.id, sentiment="neutral", corrected_by="sam")
@@ -238,7 +253,15 @@ def _build_grace(session: Session) -> int:
     author = _author(session, "reddit", "grace_h", "t2_grace9", customer_id=grace, bio="COBOL")
     first = _mention(session, author, "reddit", 10)
     _mention(session, author, "reddit", 11)
-    session.add(models.Task(mention_id=first.id, reason="question"))
+    session.add(
+        models.Task(
+            conversation="reddit:t:10",
+            mention_id=first.id,
+            author_id=author,
+            reason="question",
+            queue="support",
+        )
+    )
     session.add(models.Reply(mention_id=first.id, idempotency_key="reply-grace", text="Hi!"))
     _outbox(session, "upsert-grace", {"event": "contact.upsert", "crm": "CRM-GH-1906"}, grace)
     session.add(
@@ -390,6 +413,9 @@ def test_export_holds_every_item_of_the_person_and_nothing_of_anyone_else(
         "link_suggestions": 1,
         "mentions": 4,
         "label_corrections": 1,
+        "task_notes": 1,
+        "task_mentions": 0,
+        "route_decisions": 0,
         "tasks": 1,
         "replies": 1,
         "classifications": 4,
@@ -423,11 +449,18 @@ def test_forget_leaves_no_row_that_names_the_person(db: Database, scene: Scene) 
         held = privacy.held(session, privacy.find_person(session, "ada@example.com"))
     forgotten = _forget(db, "ada@example.com")
     assert _hits(db, ADA) == []
-    assert {k: v for k, v in forgotten.counts.items() if k != "references_cleared"} == held
-    assert forgotten.counts["references_cleared"] == 1
+    counts = dict(forgotten.counts)
+    assert counts.pop("references_cleared") == 1
+    assert counts.pop("chat_messages_erased") == 1
+    assert counts == held
     assert forgotten.crm_messages == 0
     with db.transaction() as session:
         assert session.scalars(select(models.OutboxMessage.topic)).all() == ["contact.upsert"]
+        # her card stays in chat only as a note that it was erased, due to be edited so
+        card = session.scalars(select(models.ChatMessage)).one()
+        assert (card.task_id, card.kind, card.state) == (None, "alert", "pending")
+        assert card.payload == {"text": privacy.ERASED_IN_CHAT}
+        assert card.version == 2
 
 
 def test_forget_keeps_one_audit_entry_with_counts_only(db: Database, scene: Scene) -> None:
@@ -562,7 +595,7 @@ def test_cli_export_to_a_private_file_and_to_stdout(cli, scene: Scene, tmp_path:
     target = tmp_path / "ada.json"
     result = cli("customers", "export", "reddit:ada_l", "--output", str(target))
     assert result.exit_code == 0, result.output
-    assert f"exported customer:{scene.ada}: 31 row(s) to {target}" in result.output
+    assert f"exported customer:{scene.ada}: 32 row(s) to {target}" in result.output
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
     assert len(json.loads(target.read_text())["tables"]["mentions"]) == 4
     printed = cli("customers", "export", "grace@navy.example")

@@ -201,8 +201,19 @@ def seed(db: Database, now: datetime = NOW) -> Seeded:
                 created_at=s.ago(4),
             )
         )
-        task = s.add(models.Task(mention_id=m3, created_at=s.ago(10), updated_at=s.ago(9.5)))
-        other_task = s.add(models.Task(mention_id=theirs))
+        task = s.add(
+            models.Task(
+                conversation="c3",
+                mention_id=m3,
+                author_id=reddit,
+                queue="support",
+                created_at=s.ago(10),
+                updated_at=s.ago(9.5),
+            )
+        )
+        other_task = s.add(
+            models.Task(conversation="c9", mention_id=theirs, author_id=stranger, queue="support")
+        )
         s.audit("pipeline", "route", "task", task.id, 10)  # the software: a record
         s.audit("sam", "claim", "task", task.id, 9.5)
         s.audit("sam", "correct", "mention", m4, 4.5)

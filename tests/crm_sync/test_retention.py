@@ -22,6 +22,8 @@ from tests.fakes import count_rows
 NOW = utcnow().replace(microsecond=0)
 DEFAULTS = RetentionSettings()  # mentions 730, quarantine 30, runs 90, sent 30, dead 90, ...
 KEEP_ALL = RetentionSettings(
+    chat_alerts_days=0,
+    incidents_days=0,
     mentions_days=0,
     quarantine_days=0,
     collector_runs_days=0,
@@ -80,7 +82,15 @@ def _old_and_new_mentions(session: Session) -> None:
     kept = _author(session, "kept", 800)
     old = _mention(session, kept, "old-2", 731)
     _mention(session, kept, "new-1", 729)
-    session.add(models.Task(mention_id=old, reason="complaint"))
+    session.add(
+        models.Task(
+            conversation="x:old-2:kept",
+            mention_id=old,
+            author_id=kept,
+            reason="complaint",
+            queue="support",
+        )
+    )
     session.add(
         models.Classification(
             mention_id=old,
@@ -130,6 +140,23 @@ def _records(session: Session) -> None:
             )
         )
     _outbox(session, "pending-ancient", "pending", 5000)  # never sent: no age removes it
+    for days, state, key in ((91, "sent", "old"), (89, "sent", "new"), (500, "pending", "due")):
+        session.add(
+            models.ChatMessage(
+                key=f"alert:{key}", kind="alert", queue="alerts", state=state, created_at=_ago(days)
+            )
+        )
+    for days, hour in ((366, 1), (364, 2)):
+        session.add(
+            models.Incident(
+                query="brand:inkwell",
+                window_start=_ago(days),
+                kind="volume",
+                volume=hour,
+                negatives=0,
+                opened_at=_ago(days),
+            )
+        )
     # no mentions, but a customer, or seen just now (its first mention may be on its way)
     _author(session, "linked", 800, customer_id=customer.id)
     _author(session, "fresh", 0.01)
@@ -154,6 +181,8 @@ EXPECTED = {
     "audit_log": 1,
     "customer_history": 1,
     "decided_suggestions": 1,
+    "chat_alerts": 1,
+    "incidents": 1,
     "orphan_authors": 2,  # "gone" (its mention was purged) and "orphan"
 }
 
@@ -178,6 +207,8 @@ def test_purge_deletes_what_is_past_its_limit_and_keeps_the_rest(filled: Databas
     assert count_rows(filled, models.AuditEntry) == 1
     assert count_rows(filled, models.CustomerHistory) == 1
     assert _names(filled, models.LinkSuggestion.state) == ["accepted", "open"]
+    assert _names(filled, models.ChatMessage.key) == ["alert:due", "alert:new"]
+    assert _names(filled, models.Incident.volume) == [2]
     # what hung on the purged mention went with it
     assert count_rows(filled, models.Task) == 0
     assert count_rows(filled, models.Classification) == 0

@@ -162,7 +162,6 @@ def test_run_demo_reaches_the_end_of_the_pipeline_and_stops_on_ctrl_c(
         "retention daily at 03:00" in log
     )
     assert "model socialcrm-minilm@" in log  # loaded once, at start
-    assert "route stage is a pass-through until issue #6" in log
     assert log.rstrip().endswith("stopped")
     assert _states(database_url).get("routed", 0) >= 6
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collectors.base import SourceAuthError, TransientSourceError
@@ -91,14 +91,16 @@ def test_a_stage_can_be_run_over_given_ids_only(db: Database) -> None:
     assert mention_states(db) == {"classified": 2, "collected": 2}
 
 
-def test_pass_through_stages_say_so_once(db: Database, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_stage_switched_off_says_so_once(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     _collect(db, 3)
-    with caplog.at_level(logging.WARNING):
-        pipeline.process(db, pipeline.default_stages(Settings()), batch_size=1)
-    warnings = [r.getMessage() for r in caplog.records if "pass-through" in r.getMessage()]
-    assert len(warnings) == 1
-    assert "route" in warnings[0]
-    assert "#6" in warnings[0]
+    settings = Settings.model_validate({"engagement": {"enabled": False}})
+    with caplog.at_level(logging.INFO):
+        pipeline.process(db, pipeline.default_stages(settings), batch_size=1)
+    notes = [r.getMessage() for r in caplog.records if "stage is off" in r.getMessage()]
+    assert notes == ["route stage is off (engagement.enabled is off): mentions move on unchanged"]
+    assert mention_states(db) == {"routed": 3}
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(models.Task)) == 0
 
 
 def test_collect_resumes_from_the_saved_cursor_without_duplicates(db: Database) -> None:

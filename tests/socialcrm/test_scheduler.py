@@ -14,10 +14,10 @@ from sqlalchemy import update
 
 from collectors.base import RateLimitedError, SourceAuthError
 from collectors.demo import DemoCollector
-from socialcrm import models
+from socialcrm import models, pipeline
 from socialcrm import scheduler as scheduling
 from socialcrm.db import Database
-from socialcrm.mention import utcnow
+from socialcrm.mention import MentionState, utcnow
 from socialcrm.settings import Settings, load_settings
 from tests.fakes import FakeCollector, mention
 
@@ -199,3 +199,27 @@ def test_the_main_job_pushes_to_the_crm_and_purges_daily(  # type: ignore[no-unt
 def test_collect_alone_neither_pushes_nor_purges(settings: Settings, db: Database) -> None:
     jobs = scheduling.Jobs(settings, db, {}, stages=())
     assert {spec.id for spec in jobs.specs()} == {"pipeline"}
+
+
+def test_the_main_job_sweeps_engagement_and_wakes_chat_after_routing(
+    settings: Settings, db: Database, started: list[BackgroundScheduler]
+) -> None:
+    stages = [
+        pipeline.Stage("route", MentionState.COLLECTED, MentionState.ROUTED, lambda s, m: None)
+    ]
+    jobs = scheduling.Jobs(settings, db, {}, stages=stages, maintenance=True)
+    scheduler = scheduling.create_scheduler(settings, jobs)
+    started.append(scheduler)
+    scheduler.start(paused=True)
+    made = {job.id: job for job in scheduler.get_jobs()}
+    assert made["engagement"].trigger.interval.total_seconds() == 60
+    assert made["spikes"].trigger.interval.total_seconds() == 15 * 60
+    kicks: list[int] = []
+    jobs.on_routed = lambda: kicks.append(1)
+    jobs.process()
+    assert kicks == []  # nothing routed, nothing to deliver
+    pipeline.collect(db, FakeCollector([mention(1), mention(2)]))
+    assert jobs.process() == {"route": 2}
+    assert kicks == [1]
+    jobs.sweep()  # no task is due: nothing raised, nothing fails
+    assert jobs.spikes() == []

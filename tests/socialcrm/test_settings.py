@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import get_origin
 
 import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from socialcrm.cli import app
-from socialcrm.settings import Settings, SettingsError, load_settings
+from socialcrm.settings import RuleSettings, Settings, SettingsError, load_settings
 from tests.conftest import ROOT
 
 COMMITTED = ROOT / "settings.toml"
@@ -26,6 +27,9 @@ def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             keys += _keys(annotation, f"{key}.")
+        elif get_origin(annotation) is dict:
+            # a table of the user's own keys (templates, channels): its default entries
+            keys += [f"{key}.{entry}" for entry in field.get_default(call_default_factory=True)]
         else:
             keys.append(key)
     return keys
@@ -45,6 +49,11 @@ def test_committed_file_sets_every_option_to_its_default() -> None:
     committed = _flatten(tomllib.loads(COMMITTED.read_text()))
     assert sorted(committed) == sorted(_keys(Settings))
     defaults = _flatten(Settings().model_dump(by_alias=True, mode="json"))
+    # rules are written with only the conditions they use; the rest take their defaults
+    rules = committed.pop("engagement.rules")
+    assert isinstance(rules, list)
+    expanded = [RuleSettings(**rule).model_dump(mode="json") for rule in rules]
+    assert expanded == defaults.pop("engagement.rules")
     assert committed == defaults
 
 
@@ -78,6 +87,11 @@ def test_relative_data_dir_is_taken_from_the_settings_file_folder(write_settings
         ("[sources.demo]\nenabeld = true\n", r"unknown key sources\.demo\.enabeld"),
         ('[scheduler]\ntimezone = "Mars/Base"\n', r"scheduler\.timezone = 'Mars/Base' .*IANA"),
         ('[app]\nlog_level = "LOUD"\n', r"app\.log_level = 'LOUD' is invalid"),
+        (
+            '[engagement]\nrules = [{ name = "x", priority = 9 }]\n',
+            r"engagement\.rules\.0\.priority = 9 is invalid: .*less than or equal to 5",
+        ),
+        ('[engagement.business_hours]\nstart = "9am"\n', r"start = '9am' is invalid"),
         ('[app]\nlog_level = "INFO"\nx = = 1\n', r"not valid TOML: .*line 3"),
     ],
 )
@@ -170,6 +184,26 @@ def test_an_unknown_key_in_the_secrets_file_is_named_and_the_value_hidden(
             "[privacy]\npseudonymise_authors = true\n",
             {"SOCIALCRM_PSEUDONYM_KEY": "short"},
             "SOCIALCRM_PSEUDONYM_KEY is too short",
+        ),
+        (
+            '[discord]\nenabled = true\ndefault_channel = "123456789012345678"\n',
+            {},
+            "set SOCIALCRM_DISCORD_TOKEN",
+        ),
+        (
+            "[discord]\nenabled = true\n",
+            {"SOCIALCRM_DISCORD_TOKEN": "x"},
+            "[discord] set discord.default_channel (a channel id) or discord.channels",
+        ),
+        (
+            '[engagement.business_hours]\nstart = "18:00"\nend = "09:00"\n',
+            {},
+            "[engagement.business_hours] business hours start must be before end",
+        ),
+        (
+            '[engagement]\nrules = [{ name = "a" }, { name = "a" }]\n',
+            {},
+            "two routing rules are named 'a'",
         ),
         (
             "[crm]\nlink_threshold = 0.3\nsuggest_threshold = 0.5\n",
