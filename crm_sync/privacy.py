@@ -413,6 +413,10 @@ def _erase_from_chat(session: Session, person: Person) -> int:
     tasks = select(m.Task.id).where(
         or_(m.Task.mention_id.in_(mentions), m.Task.author_id.in_(person.author_ids))
     )
+    # the tasks first, in id order: the order the queue's actions and chat delivery lock them
+    session.execute(
+        select(m.Task.id).where(m.Task.id.in_(tasks)).order_by(m.Task.id).with_for_update()
+    )
     cards = update(m.ChatMessage).where(
         m.ChatMessage.task_id.in_(tasks), m.ChatMessage.message_id.is_not(None)
     )

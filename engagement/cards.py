@@ -6,6 +6,7 @@ internet goes through `neutralise`, so it can neither ping anyone nor render as 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ ELLIPSIS: Final = "…"
 FIELD_LIMIT: Final = 1024
 TITLE_LIMIT: Final = 256
 SHORT: Final = 100  # names, handles, queries
+DIGEST: Final = 12  # hex characters of a draft digest on a button
+THREAD_NAME: Final = 100  # Discord's limit for a thread's name
 
 # a URL stops at whitespace, angle and square brackets; trailing punctuation is prose, not URL
 _URL = re.compile(r"https?://[^\s<>\[\]\"]+", re.IGNORECASE)
@@ -131,6 +134,8 @@ class ChatContent:
     content: str | None = None
     embed: dict[str, Any] | None = None
     buttons: tuple[Button, ...] = ()
+    # open a thread on the message when it is first posted (an incident's discussion)
+    thread_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +183,8 @@ class TaskView:
     draft: str | None = None
     approved_by: str | None = None
     mention_count: int = 1
+    # a second person must approve a draft: the card offers Approve on a drafted task
+    needs_approval: bool = False
 
 
 def source_name(source: str) -> str:
@@ -245,7 +252,7 @@ def _customer(customer: CustomerSummary | None) -> str:
 
 def _sentiment(view: TaskView) -> str:
     if view.sentiment is None:
-        return f"not labelled ({view.lang or 'unknown language'})"
+        return f"not labelled ({neutralise(view.lang, 16) if view.lang else 'unknown language'})"
     confidence = (
         f" {view.sentiment_confidence:.0%}" if view.sentiment_confidence is not None else ""
     )
@@ -290,8 +297,26 @@ def _fields(view: TaskView) -> list[dict[str, Any]]:
     return fields
 
 
-def task_buttons(task_id: int, state: str) -> tuple[Button, ...]:
-    """Claim, Reply, Note, Dismiss, Escalate, Correct label; disabled where the state forbids."""
+def draft_digest(text: str, target: str | None) -> str:
+    """A short digest of a draft and the post it answers, as a button's message showed them.
+
+    Approve and Send buttons carry it: the service refuses them once either has changed.
+    """
+    return hashlib.sha256(f"{target or ''}\n{text}".encode()).hexdigest()[:DIGEST]
+
+
+def task_buttons(
+    task_id: int,
+    state: str,
+    draft: str | None = None,
+    needs_approval: bool = False,
+    target: str | None = None,
+) -> tuple[Button, ...]:
+    """Claim, Reply, Note, Dismiss, Escalate, Correct label; Approve or Send for the draft shown.
+
+    Approve (a drafted task, second approval on) and Send (an approved one) carry the digest of
+    the draft the card shows, so nobody approves or sends a text they did not see.
+    """
     open_ = is_open(state)
     spec: list[tuple[str, str, Style, bool]] = [
         # claim stays enabled on a claimed task: the bot offers a take-over instead
@@ -302,6 +327,10 @@ def task_buttons(task_id: int, state: str) -> tuple[Button, ...]:
         ("escalate", "Escalate", "secondary", can(state, Action.ESCALATE)),
         ("correct", "Correct label", "secondary", True),
     ]
+    if draft and needs_approval and state == State.DRAFTED:
+        spec.append((f"approve:{draft_digest(draft, target)}", "Approve", "primary", True))
+    if draft and state == State.APPROVED:
+        spec.append((f"send:{draft_digest(draft, target)}", "Send", "success", True))
     return tuple(
         Button(f"task:{task_id}:{action}", label, style, disabled=not enabled)
         for action, label, style, enabled in spec
@@ -320,7 +349,10 @@ def task_card(view: TaskView, limit: int) -> ChatContent:
     }
     if url is not None:
         embed["url"] = url
-    return ChatContent(embed=embed, buttons=task_buttons(view.task_id, view.state))
+    buttons = task_buttons(
+        view.task_id, view.state, view.draft, view.needs_approval, view.mention_url
+    )
+    return ChatContent(embed=embed, buttons=buttons)
 
 
 def _footer(view: TaskView) -> str:
@@ -382,7 +414,8 @@ def incident_card(incident: IncidentView) -> ChatContent:
         "footer": {"text": f"incident {incident.id}"},
         "timestamp": incident.window_start.isoformat(),
     }
-    return ChatContent(embed=embed, buttons=(_ack_button(incident),))
+    name = f"Incident {incident.id}: {incident.query}"[:THREAD_NAME]
+    return ChatContent(embed=embed, buttons=(_ack_button(incident),), thread_name=name)
 
 
 def _incident_summary(incident: IncidentView) -> str:

@@ -12,14 +12,12 @@ import logging
 import discord
 
 from engagement import alerts, discord_data, queue
-from engagement.discord_context import NO_MENTIONS, answer, say
+from engagement.discord_context import answer
 from engagement.discord_modals import (
     CorrectModal,
     NoteModal,
     ReasonModal,
     ReplyModal,
-    preview_embed,
-    preview_view,
 )
 from engagement.discord_ui import ActionButton, Turn, on
 from socialcrm.db import Database
@@ -106,7 +104,13 @@ async def send(turn: Turn, task_id: int) -> None:
     await turn.interaction.response.defer(ephemeral=True, thinking=True)
     services = turn.services
     url = await turn.call(
-        queue.send, services.db, task_id, turn.actor, services.settings, services.responders
+        queue.send,
+        services.db,
+        task_id,
+        turn.actor,
+        services.settings,
+        services.responders,
+        turn.arg,  # the draft the button was shown with: refused if it changed since
     )
     services.kick()
     await answer(turn.interaction, f"Sent: task #{task_id} is answered. {url}".rstrip())
@@ -114,18 +118,10 @@ async def send(turn: Turn, task_id: int) -> None:
 
 @on("task", "approve")
 async def approve(turn: Turn, task_id: int) -> None:
-    """Approve someone else's draft; the preview message shows the approval."""
+    """Approve someone else's draft, as the card showed it; the card then offers Send."""
     services = turn.services
-    await turn.call(queue.approve, services.db, task_id, turn.actor, services.settings)
+    await turn.call(queue.approve, services.db, task_id, turn.actor, services.settings, turn.arg)
     services.kick()
-    preview = await turn.call(queue.preview, services.db, task_id, services.settings)
-    second = services.settings.engagement.require_second_approval
-    await turn.interaction.response.edit_message(
-        content=say(f"Task #{task_id}: the reply is approved by {turn.actor.name}."),
-        embed=preview_embed(task_id, preview),
-        view=preview_view(task_id, preview, second),
-        allowed_mentions=NO_MENTIONS,
-    )
     await answer(turn.interaction, f"Approved: the owner of task #{task_id} can send it now.")
 
 

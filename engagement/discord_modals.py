@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 import discord
 
 from engagement import discord_data, queue
-from engagement.cards import neutralise, safe_url, source_name, who
+from engagement.cards import draft_digest, neutralise, safe_url, source_name, who
 from engagement.discord_context import NO_MENTIONS, answer
 from engagement.discord_ui import ActionButton, Turn, guarded
 from nlp.labels import INTENTS, SENTIMENTS
@@ -51,14 +51,16 @@ class ReplyModal(discord.ui.Modal):
 
 
 async def show_preview(turn: Turn, task_id: int) -> None:
-    """Where, as whom and what Send will post; public when a second person must approve it."""
+    """Where, as whom and what Send will post, to the drafter alone.
+
+    When a second person must approve it, the card shows the draft with an Approve button.
+    """
     settings = turn.services.settings
     preview = await turn.call(queue.preview, turn.services.db, task_id, settings)
-    second = settings.engagement.require_second_approval
     if preview.needs_approval:
         text = (
-            f"{turn.actor.name} drafted a reply to task #{task_id}: someone else with a send "
-            "role must approve it before it can be sent."
+            f"Your reply to task #{task_id} is saved. Someone else with a send role must approve "
+            "it on the card; then Send appears there."
         )
     else:
         text = f"Check the reply to task #{task_id}, then press Send to post it publicly."
@@ -66,8 +68,8 @@ async def show_preview(turn: Turn, task_id: int) -> None:
         turn.interaction,
         text,
         embed=preview_embed(task_id, preview),
-        view=preview_view(task_id, preview, second),
-        ephemeral=not preview.needs_approval,
+        view=preview_view(task_id, preview),
+        ephemeral=True,
     )
 
 
@@ -95,27 +97,21 @@ def _approval(preview: queue.Preview) -> str:
     return "needed from a second person" if preview.needs_approval else "not needed"
 
 
-def preview_view(task_id: int, preview: queue.Preview, second: bool) -> discord.ui.View:
-    """Send (once approved, when approval is needed), Approve (with second approval), Edit."""
+def preview_view(task_id: int, preview: queue.Preview) -> discord.ui.View:
+    """Send (bound to the draft and post shown; off until approved, when needed) and Edit."""
     view = discord.ui.View(timeout=None)
-    send = discord.ButtonStyle.success
+    digest = draft_digest(preview.text, preview.target_url)
     view.add_item(
         ActionButton(
-            "task", task_id, "send", label="Send", style=send, disabled=preview.needs_approval
+            "task",
+            task_id,
+            "send",
+            digest,
+            label="Send",
+            style=discord.ButtonStyle.success,
+            disabled=preview.needs_approval,
         )
     )
-    if second:
-        approve = discord.ButtonStyle.primary
-        view.add_item(
-            ActionButton(
-                "task",
-                task_id,
-                "approve",
-                label="Approve",
-                style=approve,
-                disabled=not preview.needs_approval,
-            )
-        )
     view.add_item(ActionButton("task", task_id, "reply", label="Edit"))
     return view
 

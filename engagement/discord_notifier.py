@@ -35,6 +35,7 @@ UNKNOWN_MESSAGE: Final = 10008  # Discord's JSON error code for a deleted messag
 # a 429 without Discord's body (Cloudflare's block) says nothing of how long: wait a while
 BLOCKED_SECONDS: Final = 60.0
 CALL_TIMEOUT: Final = 60.0
+THREAD_ARCHIVE_MINUTES: Final = 10080  # a week without messages
 
 
 def chat_error(error: BaseException, editing: bool = False) -> ChatError:
@@ -87,7 +88,18 @@ class DiscordNotifier:
     async def _post(self, channel_id: int, content: ChatContent, nonce: str) -> str:
         channel = self.client.get_partial_messageable(channel_id)
         message = await channel.send(nonce=nonce, **message_kwargs(content))
+        if content.thread_name:
+            await self._open_thread(channel_id, message.id, content.thread_name)
         return str(message.id)
+
+    async def _open_thread(self, channel_id: int, message_id: int, name: str) -> None:
+        """A thread on the message for its discussion; the message stands without one."""
+        try:
+            await self.client.http.start_thread_with_message(
+                channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            )
+        except discord.HTTPException as error:
+            log.warning("could not open a thread on message %s: %s", message_id, error)
 
     async def _edit(self, channel_id: int, message_id: int, content: ChatContent) -> None:
         channel = self.client.get_partial_messageable(channel_id)

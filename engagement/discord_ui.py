@@ -31,7 +31,11 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-TEMPLATE = r"(?P<kind>task|incident):(?P<subject>[0-9]{1,19}):(?P<action>[a-z_]{1,32})"
+# an optional argument: the digest of the draft an Approve or Send button was shown with
+TEMPLATE = (
+    r"(?P<kind>task|incident):(?P<subject>[0-9]{1,19}):(?P<action>[a-z_]{1,32})"
+    r"(?::(?P<arg>[0-9a-f]{1,16}))?"
+)
 _STYLES: Mapping[str, discord.ButtonStyle] = {
     "primary": discord.ButtonStyle.primary,
     "secondary": discord.ButtonStyle.secondary,
@@ -48,6 +52,7 @@ class Turn:
     interaction: discord.Interaction[Any]
     services: BotServices
     actor: Actor
+    arg: str | None = None  # the pressed button's argument (a draft digest)
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking service call in a worker thread: the event loop never waits on it."""
@@ -69,12 +74,14 @@ def on(kind: str, action: str) -> Callable[[Handler], Handler]:
 
 
 async def guarded(
-    interaction: discord.Interaction[Any], work: Callable[[Turn], Awaitable[None]]
+    interaction: discord.Interaction[Any],
+    work: Callable[[Turn], Awaitable[None]],
+    arg: str | None = None,
 ) -> None:
     """Run `work` for the interaction; a service refusal becomes a one-line ephemeral answer."""
     try:
         services = services_of(interaction)
-        turn = Turn(interaction, services, actor_of(interaction, services.settings))
+        turn = Turn(interaction, services, actor_of(interaction, services.settings), arg)
         await work(turn)
     except (ActionError, NotInGuildError) as error:
         await answer(interaction, str(error))
@@ -94,16 +101,18 @@ class ActionButton(
         kind: str,
         subject: int,
         action: str,
+        arg: str | None = None,
         *,
         label: str = "",
         style: discord.ButtonStyle = discord.ButtonStyle.secondary,
         disabled: bool = False,
     ) -> None:
+        custom_id = f"{kind}:{subject}:{action}" + (f":{arg}" if arg else "")
         button: discord.ui.Button[discord.ui.View] = discord.ui.Button(
-            custom_id=f"{kind}:{subject}:{action}", label=label, style=style, disabled=disabled
+            custom_id=custom_id, label=label, style=style, disabled=disabled
         )
         super().__init__(button)
-        self.kind, self.subject, self.action = kind, subject, action
+        self.kind, self.subject, self.action, self.arg = kind, subject, action, arg
 
     @classmethod
     async def from_custom_id(
@@ -114,7 +123,7 @@ class ActionButton(
         /,
     ) -> Self:
         """The button pressed, rebuilt from its custom_id."""
-        return cls(match["kind"], int(match["subject"]), match["action"])
+        return cls(match["kind"], int(match["subject"]), match["action"], match["arg"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Run the registered handler for this button's action."""
@@ -123,7 +132,7 @@ class ActionButton(
             await answer(interaction, f"this button ({self.action}) is no longer supported")
             return
         subject = self.subject
-        await guarded(interaction, lambda turn: handler(turn, subject))
+        await guarded(interaction, lambda turn: handler(turn, subject), self.arg)
 
 
 def to_item(button: Button) -> discord.ui.Item[Any]:
@@ -140,6 +149,7 @@ def to_item(button: Button) -> discord.ui.Item[Any]:
         match["kind"],
         int(match["subject"]),
         match["action"],
+        match["arg"],
         label=button.label,
         style=style,
         disabled=button.disabled,

@@ -14,16 +14,16 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
-from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engagement import cards
 from engagement.cards import ChatContent
-from engagement.states import Action, State, advance
+from engagement.states import CLOSED, Action, State, advance
 from socialcrm import models, storage
 from socialcrm.db import Database
 from socialcrm.mention import fit_key, utcnow
@@ -41,6 +41,8 @@ MAX_BUG_ATTEMPTS: Final = 5
 NONCE_LENGTH: Final = 25  # Discord's limit
 
 Renderer = Callable[[Session, models.ChatMessage], ChatContent]
+# an alert never posted for this long (chat off or down) is no longer news
+STALE: Final = timedelta(days=1)
 
 
 class ChatError(Exception):
@@ -224,6 +226,8 @@ class _Health:
     def __init__(self) -> None:
         self.failing: str | None = None
         self.unrouted: set[str] = set()
+        # no round tries anything before this (an outage, a rate limit)
+        self.held_until: datetime | None = None
 
     def fail(self, error: ChatError) -> None:
         """Log the failure if it begins an outage of this kind."""
@@ -237,6 +241,7 @@ class _Health:
 
     def ok(self) -> None:
         """Log the recovery if chat was failing."""
+        self.held_until = None
         if self.failing is not None:
             self.failing = None
             log.info("chat delivers again")
@@ -269,6 +274,8 @@ def dispatch(
 ) -> DispatchResult:
     """Deliver up to `limit` due messages, most urgent first; each outcome committed on its own."""
     now = now or utcnow()
+    if _health.held_until is not None and now < _health.held_until:
+        return DispatchResult()  # chat is down or asked us to wait: nothing is tried
     routes, unrouted = _routes(db, channel_for, now)
     tally: Counter[str] = Counter()
     stopped = None
@@ -286,8 +293,17 @@ def dispatch(
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:
-    row = models.ChatMessage
-    return [row.state == "pending", row.delivered_version < row.version, row.next_attempt_at <= now]
+    row, task = models.ChatMessage, models.Task
+    closed = select(task.id).where(task.state.in_([state.value for state in CLOSED]))
+    return [
+        row.state == "pending",
+        row.delivered_version < row.version,
+        row.next_attempt_at <= now,
+        # never posted and no longer news (chat was off, or down for long): not posted at all;
+        # a closed task's card appears if the task reopens
+        not_(and_(row.message_id.is_(None), row.kind == "card", row.task_id.in_(closed))),
+        not_(and_(row.message_id.is_(None), row.kind == "alert", row.created_at < now - STALE)),
+    ]
 
 
 def _routes(
@@ -381,7 +397,7 @@ def _send(db: Database, notifier: Notifier, claimed: _Claimed, now: datetime) ->
         # forget the old id first: if the new post fails, the next attempt posts (same nonce)
         _forget_message(db, claimed, reposts)
         message_id = notifier.post(channel, content, nonce_for(claimed.key, reposts))
-        _record_sent(db, claimed, channel, message_id, now)
+        _record_sent(db, replace(claimed, reposts=reposts), channel, message_id, now)
         return "posted"
     _record_sent(db, claimed, channel, claimed.message_id, now)
     return "edited"
@@ -402,6 +418,10 @@ def _record_sent(
         message = session.get(models.ChatMessage, claimed.id, with_for_update=True)
         if message is None:
             return  # erased meanwhile, with its task
+        if int(message.payload.get("reposts") or 0) != claimed.reposts:
+            # moved to another queue meanwhile: due at once, to be posted afresh there
+            message.next_attempt_at = now
+            return
         message.channel_id, message.message_id = channel_id, message_id
         message.delivered_version = max(message.delivered_version, claimed.version)
         # changed again while we were sending: stays due, and the next edit shows the change
@@ -439,17 +459,15 @@ def _update(db: Database, claimed: _Claimed, **values: Any) -> None:
 
 
 def _hold_all(db: Database, claimed: _Claimed, until: datetime, error: str, attempt: int) -> None:
-    """Count the attempt on this row, and hold every pending row until `until`."""
+    """Count the attempt on this row, and hold every round until `until`.
+
+    The others would fail too; holding the rounds (not the rows) keeps the priority order for
+    the return, and takes no lock on rows that the queue's actions may be changing.
+    """
     _update(
         db, claimed, attempts=claimed.attempts + attempt, last_error=error, next_attempt_at=until
     )
-    row = models.ChatMessage
-    # the others would fail too; holding them all keeps the priority order for the return
-    hold = update(row).where(row.state == "pending", row.next_attempt_at < until)
-    with db.transaction() as session:
-        session.execute(
-            hold.values(next_attempt_at=until).execution_options(synchronize_session=False)
-        )
+    _health.held_until = until
 
 
 def _bury(db: Database, claimed: _Claimed, error: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,7 @@ from collectors.base import Responder, SourceConfigError, SourceError
 from collectors.replies import ReplyError, send_reply
 from crm_sync.customers import audit, mark_dirty
 from engagement import notify
+from engagement.cards import draft_digest
 from engagement.states import OPEN, Action, State, TransitionError, advance
 from nlp import feedback
 from socialcrm import models
@@ -77,14 +78,21 @@ def _snapshot(task: models.Task) -> dict[str, Any]:
     }
 
 
-def _move(session: Session, task: models.Task, actor: Actor, action: Action, **extra: Any) -> None:
-    """Apply `action` to `task` (state machine), audit it and queue the card update."""
+def _move(
+    session: Session,
+    task: models.Task,
+    actor: Actor,
+    action: Action,
+    changes: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> None:
+    """Apply `action` (state machine) and `changes` to `task`, audit it, queue the card update."""
     before = _snapshot(task)
     try:
         task.state = advance(task.state, action).value
     except TransitionError as error:
         raise ActionError(f"task #{task.id}: {error}") from None
-    _record(session, task, actor, action.value, before, extra)
+    _record(session, task, actor, action.value, before, changes, extra)
 
 
 def _record(
@@ -93,17 +101,14 @@ def _record(
     actor: Actor,
     action: str,
     before: dict[str, Any],
+    changes: Mapping[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
+    for name, value in (changes or {}).items():
+        setattr(task, name, value)
     task.updated_at = utcnow()
-    audit(
-        session,
-        actor.name,
-        f"task.{action}",
-        ("task", task.id),
-        before,
-        _snapshot(task) | (extra or {}),
-    )
+    after = _snapshot(task) | (extra or {})
+    audit(session, actor.name, f"task.{action}", ("task", task.id), before, after)
     notify.queue_card(session, task.id, task.queue, task.priority)
 
 
@@ -116,10 +121,23 @@ def _owned(task: models.Task, actor: Actor, doing: str) -> None:
         )
 
 
+def sending(task: models.Task) -> bool:
+    """Whether the task's reply is being posted right now (approved, its key fixed)."""
+    return task.state == State.APPROVED and task.reply_key is not None
+
+
+def _not_sending(task: models.Task) -> None:
+    if sending(task):
+        raise ActionError(
+            f"task #{task.id}: its reply is being posted right now; wait for it to finish"
+        )
+
+
 def claim(db: Database, task_id: int, actor: Actor, take_over: bool = False) -> None:
     """Make `actor` the owner; taking over someone else's task must be asked for explicitly."""
     with db.transaction() as session:
         task = task_row(session, task_id)
+        owner = {"assignee": actor.name, "claimed_at": utcnow()}
         if task.assignee == actor.name and task.state not in (State.SENT, State.DISMISSED):
             raise ActionError(f"task #{task_id} is already yours")
         if task.assignee is not None and task.assignee != actor.name:
@@ -127,12 +145,10 @@ def claim(db: Database, task_id: int, actor: Actor, take_over: bool = False) -> 
                 raise ActionError(f"task #{task_id} is claimed by {task.assignee}")
             if State(task.state) not in OPEN:
                 raise ActionError(f"task #{task_id} is {task.state}: nothing to take over")
-            before = _snapshot(task)
-            task.assignee, task.claimed_at = actor.name, utcnow()
-            _record(session, task, actor, "take_over", before)
+            _not_sending(task)
+            _record(session, task, actor, "take_over", _snapshot(task), owner)
             return
-        _move(session, task, actor, Action.CLAIM)
-        task.assignee, task.claimed_at = actor.name, utcnow()
+        _move(session, task, actor, Action.CLAIM, owner)
 
 
 def release(db: Database, task_id: int, actor: Actor) -> None:
@@ -140,8 +156,8 @@ def release(db: Database, task_id: int, actor: Actor) -> None:
     with db.transaction() as session:
         task = task_row(session, task_id)
         _owned(task, actor, "release it")
-        _move(session, task, actor, Action.RELEASE)
-        task.assignee = task.claimed_at = None
+        _not_sending(task)
+        _move(session, task, actor, Action.RELEASE, {"assignee": None, "claimed_at": None})
 
 
 def save_draft(db: Database, task_id: int, actor: Actor, text: str) -> None:
@@ -152,21 +168,41 @@ def save_draft(db: Database, task_id: int, actor: Actor, text: str) -> None:
     with db.transaction() as session:
         task = task_row(session, task_id)
         if task.assignee is None and State(task.state) in _CLAIMABLE:
-            _move(session, task, actor, Action.CLAIM)
-            task.assignee, task.claimed_at = actor.name, utcnow()
+            _move(
+                session, task, actor, Action.CLAIM, {"assignee": actor.name, "claimed_at": utcnow()}
+            )
         _owned(task, actor, "draft a reply")
-        _move(session, task, actor, Action.DRAFT, draft_chars=len(text))
-        task.draft, task.drafted_by, task.approved_by = text, actor.name, None
+        _not_sending(task)
+        draft = {"draft": text, "drafted_by": actor.name, "approved_by": None, "reply_key": None}
+        _move(session, task, actor, Action.DRAFT, draft, draft_chars=len(text))
 
 
 _CLAIMABLE = frozenset({State.NEW, State.NOTIFIED, State.ESCALATED, State.REOPENED})
 
 
-def approve(db: Database, task_id: int, actor: Actor, settings: Settings) -> None:
-    """Approve the draft for sending; with second approval on, someone other than the drafter."""
+def approve(
+    db: Database, task_id: int, actor: Actor, settings: Settings, seen: str | None = None
+) -> None:
+    """Approve the draft for sending; with second approval on, someone other than the drafter.
+
+    `seen`: the digest of the draft the approver was shown; refused if the draft changed since.
+    """
     with db.transaction() as session:
         task = task_row(session, task_id)
+        _as_seen(session, task, seen)
         _approve(session, task, actor, settings)
+
+
+def _as_seen(session: Session, task: models.Task, seen: str | None) -> None:
+    """Refuse when the draft, or the post it answers, changed since `seen` was shown."""
+    if seen is None:
+        return
+    target = session.scalar(select(models.Mention.url).where(models.Mention.id == task.mention_id))
+    if task.draft is None or draft_digest(task.draft, target) != seen:
+        raise ActionError(
+            f"task #{task.id}: the draft or the post it answers changed since you saw it;"
+            " look at the card again"
+        )
 
 
 def _approve(session: Session, task: models.Task, actor: Actor, settings: Settings) -> None:
@@ -174,8 +210,7 @@ def _approve(session: Session, task: models.Task, actor: Actor, settings: Settin
         raise ActionError(f"approving needs one of the roles {_roles(settings)}")
     if settings.engagement.require_second_approval and task.drafted_by == actor.name:
         raise ActionError(f"task #{task.id}: a second person must approve your draft")
-    _move(session, task, actor, Action.APPROVE)
-    task.approved_by = actor.name
+    _move(session, task, actor, Action.APPROVE, {"approved_by": actor.name})
 
 
 def _roles(settings: Settings) -> str:
@@ -183,61 +218,85 @@ def _roles(settings: Settings) -> str:
 
 
 def send(
-    db: Database, task_id: int, actor: Actor, settings: Settings, responders: Responders
+    db: Database,
+    task_id: int,
+    actor: Actor,
+    settings: Settings,
+    responders: Responders,
+    seen: str | None = None,
 ) -> str:
-    """Post the approved draft as the brand's reply; return its link. Posts once per draft."""
-    mention, text, key = _prepare_send(db, task_id, actor, settings)
+    """Post the approved draft as the brand's reply; return its link. Posts once per draft.
+
+    `seen`: the digest of the draft the sender was shown; refused if the draft changed since.
+    """
+    mention, text, key = _prepare_send(db, task_id, actor, settings, seen)
     try:
         responder = responders(mention.source)
         outcome = send_reply(db, responder, mention.id, text, key)
-    except (SourceError, ReplyError) as error:
-        with db.transaction() as session:
-            task = task_row(session, task_id)
-            audit(
-                session,
-                actor.name,
-                "task.send_failed",
-                ("task", task_id),
-                None,
-                {"error": str(error)},
-            )
-            notify.queue_card(session, task.id, task.queue, task.priority)
+    except (SourceError, ReplyError, ActionError) as error:
+        _send_failed(db, task_id, actor, key, error)
         raise ActionError(f"the reply was not posted: {error}") from None
-    now = utcnow()
     with db.transaction() as session:
-        task = task_row(session, task_id)
-        if task.state == State.SENT and task.reply_key == key:
-            return task.reply_url or ""
-        _move(session, task, actor, Action.SEND)
-        task.reply_url = outcome.reply.url
-        task.first_response_at = task.first_response_at or now
-        task.closed_at = now
-        author = session.get(models.Author, task.author_id)
-        if author is not None and author.customer_id is not None:
-            mark_dirty(session, {author.customer_id}, now)
-        _answered_incidents(session, mention.matched_query, now)
+        _record_sent(session, task_row(session, task_id), actor, key, outcome.reply.url)
     return outcome.reply.url or ""
 
 
-def _answered_incidents(session: Session, query: str | None, now: datetime) -> None:
-    """The first reply to the query of an open incident is the incident's first response."""
-    if query is None:
-        return
+def _send_failed(db: Database, task_id: int, actor: Actor, key: str, error: Exception) -> None:
+    """The task stays approved, free to send again or to change; the error is in the audit log."""
+    with db.transaction() as session:
+        task = task_row(session, task_id)
+        if task.reply_key == key:
+            task.reply_key = None
+        after = {"error": str(error)}
+        audit(session, actor.name, "task.send_failed", ("task", task_id), None, after)
+        notify.queue_card(session, task.id, task.queue, task.priority)
+
+
+def _record_sent(
+    session: Session, task: models.Task, actor: Actor, key: str, url: str | None
+) -> None:
+    """The reply is public: the task says so, whatever happened to it meanwhile."""
+    if task.state == State.SENT and task.reply_key == key:
+        return  # recorded by an earlier call with the same key
+    now = utcnow()
+    done = {
+        "state": State.SENT.value,
+        "reply_key": key,
+        "reply_url": url,
+        "first_response_at": task.first_response_at or now,
+        "closed_at": now,
+    }
+    before = _snapshot(task)
+    _record(session, task, actor, Action.SEND.value, before, done)
+    author = session.get(models.Author, task.author_id)
+    if author is not None and author.customer_id is not None:
+        mark_dirty(session, {author.customer_id}, now)
+    mention = session.get(models.Mention, task.mention_id)
+    if mention is not None and mention.matched_query is not None:
+        _answered_incident(session, mention.matched_query, now)
+
+
+def _answered_incident(session: Session, query: str, now: datetime) -> None:
+    """The first reply on the query of its latest incident is that incident's first response."""
     incident = models.Incident
+    latest = session.scalar(
+        select(incident.id)
+        .where(incident.query == query, incident.opened_at <= now)
+        .order_by(incident.opened_at.desc())
+        .limit(1)
+    )
+    if latest is None:
+        return
     session.execute(
         update(incident)
-        .where(
-            incident.query == query,
-            incident.first_response_at.is_(None),
-            incident.opened_at <= now,
-        )
+        .where(incident.id == latest, incident.first_response_at.is_(None))
         .values(first_response_at=now)
         .execution_options(synchronize_session=False)
     )
 
 
 def _prepare_send(
-    db: Database, task_id: int, actor: Actor, settings: Settings
+    db: Database, task_id: int, actor: Actor, settings: Settings, seen: str | None
 ) -> tuple[models.Mention, str, str]:
     with db.transaction() as session:
         task = task_row(session, task_id)
@@ -246,24 +305,25 @@ def _prepare_send(
             raise ActionError(f"sending needs one of the roles {_roles(settings)}")
         if task.draft is None:
             raise ActionError(f"task #{task_id} has no draft: write the reply first")
+        _as_seen(session, task, seen)
         if task.state == State.DRAFTED:
             if settings.engagement.require_second_approval:
                 raise ActionError(f"task #{task_id} needs a second person's approval first")
             _approve(session, task, actor, settings)
         elif task.state != State.APPROVED:
             raise ActionError(f"task #{task_id} is {task.state}: nothing to send")
-        key = reply_key(task)
-        task.reply_key = key
+        # fixed now: from here until it is recorded, the task cannot change under the post
+        task.reply_key = reply_key(task)
         mention = session.get(models.Mention, task.mention_id)
         assert mention is not None  # noqa: S101 - the foreign key guarantees it
         session.expunge(mention)
-        return mention, task.draft, key
+        return mention, task.draft, task.reply_key
 
 
 def reply_key(task: models.Task) -> str:
-    """One key per task episode and text: a double click posts once, an edited draft anew."""
-    digest = hashlib.sha256(f"{task.opened_at.isoformat()}\n{task.draft}".encode()).hexdigest()
-    return f"task:{task.id}:{digest[:16]}"
+    """One key per episode, post answered and text: a double click posts once, a new text anew."""
+    seed = f"{task.opened_at.isoformat()}\n{task.mention_id}\n{task.draft}"
+    return f"task:{task.id}:{hashlib.sha256(seed.encode()).hexdigest()[:16]}"
 
 
 def add_note(db: Database, task_id: int, actor: Actor, text: str) -> int:
@@ -300,15 +360,19 @@ def _with_reason(
         task = task_row(session, task_id)
         if task.assignee not in (None, actor.name) and action is Action.DISMISS:
             raise ActionError(f"task #{task_id} is claimed by {task.assignee}: take it over first")
+        _not_sending(task)
         if queue is not None:
-            task.queue, task.priority = queue, max(1, task.priority - 1)
-            task.assignee = task.claimed_at = None
+            changes: dict[str, Any] = {
+                "queue": queue,
+                "priority": max(1, task.priority - 1),
+                "assignee": None,
+                "claimed_at": None,
+            }
         else:
-            task.closed_at = utcnow()
-        _move(session, task, actor, action)
-        session.add(
-            models.TaskNote(task_id=task.id, author=actor.display, text=f"{action.value}: {reason}")
-        )
+            changes = {"closed_at": utcnow()}
+        _move(session, task, actor, action, changes)
+        note = f"{action.value}: {reason}"
+        session.add(models.TaskNote(task_id=task.id, author=actor.display, text=note))
 
 
 def correct(

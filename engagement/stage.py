@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crm_sync.profile import value_segments
 from crm_sync.scoring import Segment
 from engagement import notify
+from engagement.queue import sending
 from engagement.routing import Decision, RouteInput, Router
 from engagement.sla import BusinessHours, due
 from engagement.states import OPEN, Action, State, advance
@@ -137,7 +138,10 @@ class RouteStage:
             if m.id is not None and m.id in facts
         }
         found = session.scalars(
-            select(models.Task).where(models.Task.conversation.in_(keys)).with_for_update()
+            select(models.Task)
+            .where(models.Task.conversation.in_(keys))
+            .order_by(models.Task.id)  # locks taken in one order by every worker
+            .with_for_update()
         )
         return {task.conversation: task for task in found}
 
@@ -167,13 +171,14 @@ class RouteStage:
             if decision.action != "task":
                 return None
             task = self._open(session, mention, fact, decision, now)
-        elif State(task.state) in OPEN:
-            self._join(task, mention, decision)
-        elif decision.action != "ignore":
-            self._reopen(task, mention, decision, now)
-        else:
+        elif not self._moves(task, mention, decision):
+            # spam, an older post collected late, or a reply being posted: kept, changes nothing
             session.add(models.TaskMention(task_id=task.id, mention_id=mention.id))
             return task
+        elif State(task.state) in OPEN:
+            self._join(task, mention, decision)
+        else:
+            self._reopen(task, mention, decision, now)
         session.add(models.TaskMention(task_id=task.id, mention_id=mention.id))
         session.flush()
         notify.queue_card(session, task.id, task.queue, task.priority)
@@ -202,10 +207,26 @@ class RouteStage:
         session.flush()
         return task
 
+    @staticmethod
+    def _moves(task: models.Task, mention: Mention, decision: Decision) -> bool:
+        """Whether the mention retargets (open task) or reopens (closed task) its conversation."""
+        if decision.action == "ignore" or sending(task):
+            return False
+        if State(task.state) in OPEN:
+            return True
+        # only what the author wrote after the conversation closed reopens it
+        return task.closed_at is None or mention.created_at > task.closed_at
+
     def _join(self, task: models.Task, mention: Mention, decision: Decision) -> None:
-        """A new mention in an open conversation: answer the newest; keep the most urgent."""
+        """A new mention in an open conversation: answer the newest; keep the most urgent.
+
+        An approved draft was approved for the post it answered: it needs approving again.
+        """
         assert mention.id is not None  # noqa: S101
         task.mention_id = mention.id
+        if task.state == State.APPROVED:
+            task.state = advance(task.state, Action.DRAFT).value
+            task.approved_by = None
         if decision.action == "task" and decision.priority < task.priority:
             task.priority = decision.priority
         task.updated_at = self.clock()
@@ -222,6 +243,7 @@ class RouteStage:
         task.opened_at, task.updated_at = now, now
         task.first_response_at = task.closed_at = None
         task.sla_warned_at = task.sla_breached_at = None
+        task.outcome = task.outcome_detail = task.outcome_at = None  # the next reply is judged anew
         if decision.action == "task" and decision.queue is not None:
             task.queue, task.priority, task.rule = decision.queue, decision.priority, decision.rule
         task.reason = f"reopened, the author wrote again; {decision.reason}"

@@ -83,6 +83,7 @@ def task_view(session: Session, task_id: int, settings: Settings) -> TaskView | 
         draft=task.draft,
         approved_by=task.approved_by,
         mention_count=count or 1,
+        needs_approval=settings.engagement.require_second_approval,
     )
 
 

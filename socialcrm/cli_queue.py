@@ -25,16 +25,13 @@ queue_app = typer.Typer(
 app.add_typer(queue_app, name="queue")
 
 TaskId = Annotated[int, typer.Argument(help="The task's number (socialcrm queue list).")]
-AsWho = Annotated[
-    str | None,
-    typer.Option("--as", help="Who you are in the audit log (default: your login name)."),
-]
 MAX_COLUMN = 24  # a long queue or handle is cut, the text keeps the room
 
 
-def _actor(name: str | None) -> queue.Actor:
-    who = name or getpass.getuser()
-    # whoever runs the CLI on the server already holds the database: they may send
+def _actor() -> queue.Actor:
+    """The person at the terminal, by their login name; they hold the database, so may send."""
+    # never a name they type: the audit log and the second approval rest on it
+    who = getpass.getuser()
     return queue.Actor(name=f"cli:{who}", display=who, may_send=True)
 
 
@@ -48,7 +45,6 @@ def list_(
     mine: Annotated[bool, typer.Option("--mine", help="Only tasks you claimed.")] = False,
     queue_name: Annotated[str | None, typer.Option("--queue", help="Only this queue.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Closed tasks too.")] = False,
-    who: AsWho = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 50,
 ) -> None:
     """Open tasks, most urgent first: priority, then the SLA due soonest."""
@@ -63,7 +59,7 @@ def list_(
     if not all_:
         query = query.where(models.Task.state.in_([s.value for s in OPEN]))
     if mine:
-        query = query.where(models.Task.assignee == _actor(who).name)
+        query = query.where(models.Task.assignee == _actor().name)
     if queue_name:
         query = query.where(models.Task.queue == queue_name)
     with db.transaction() as session:
@@ -160,18 +156,17 @@ def claim(
     take_over: Annotated[
         bool, typer.Option("--take-over", help="Take it from whoever claimed it.")
     ] = False,
-    who: AsWho = None,
 ) -> None:
     """Make the task yours."""
     db = _state(ctx).database()
-    _run(f"task #{task_id} is yours", lambda: queue.claim(db, task_id, _actor(who), take_over))
+    _run(f"task #{task_id} is yours", lambda: queue.claim(db, task_id, _actor(), take_over))
 
 
 @queue_app.command("release")
-def release(ctx: typer.Context, task_id: TaskId, who: AsWho = None) -> None:
+def release(ctx: typer.Context, task_id: TaskId) -> None:
     """Give the task back to the team."""
     db = _state(ctx).database()
-    _run(f"task #{task_id} released", lambda: queue.release(db, task_id, _actor(who)))
+    _run(f"task #{task_id} released", lambda: queue.release(db, task_id, _actor()))
 
 
 @queue_app.command("reply")
@@ -181,14 +176,13 @@ def reply(
     text: Annotated[
         str | None, typer.Option("--text", help="The reply (default: the suggested one).")
     ] = None,
-    who: AsWho = None,
 ) -> None:
     """Write (or rewrite) the reply draft; nothing is posted until `queue send`."""
     state = _state(ctx)
     db = state.database()
     try:
         body = text or queue.suggested_reply(db, task_id, state.settings.engagement.templates)
-        queue.save_draft(db, task_id, _actor(who), body)
+        queue.save_draft(db, task_id, _actor(), body)
         _print_preview(queue.preview(db, task_id, state.settings))
     except queue.ActionError as error:
         raise fail(str(error)) from None
@@ -209,13 +203,13 @@ def _print_preview(preview: queue.Preview) -> None:
 
 
 @queue_app.command("approve")
-def approve(ctx: typer.Context, task_id: TaskId, who: AsWho = None) -> None:
+def approve(ctx: typer.Context, task_id: TaskId) -> None:
     """Approve someone's draft for sending."""
     state = _state(ctx)
     db = state.database()
     _run(
         f"task #{task_id} approved",
-        lambda: queue.approve(db, task_id, _actor(who), state.settings),
+        lambda: queue.approve(db, task_id, _actor(), state.settings),
     )
 
 
@@ -224,7 +218,6 @@ def send(
     ctx: typer.Context,
     task_id: TaskId,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
-    who: AsWho = None,
 ) -> None:
     """Post the draft publicly as the brand, after showing exactly what and where."""
     state = _state(ctx)
@@ -237,7 +230,7 @@ def send(
         raise fail("not sent")
     try:
         url = queue.send(
-            db, task_id, _actor(who), state.settings, queue.responders_for(state.settings)
+            db, task_id, _actor(), state.settings, queue.responders_for(state.settings)
         )
     except queue.ActionError as error:
         raise fail(str(error)) from None
@@ -245,10 +238,10 @@ def send(
 
 
 @queue_app.command("note")
-def note(ctx: typer.Context, task_id: TaskId, text: str, who: AsWho = None) -> None:
+def note(ctx: typer.Context, task_id: TaskId, text: str) -> None:
     """Add an internal note (never sent to the platform)."""
     db = _state(ctx).database()
-    _run(f"note added to task #{task_id}", lambda: queue.add_note(db, task_id, _actor(who), text))
+    _run(f"note added to task #{task_id}", lambda: queue.add_note(db, task_id, _actor(), text))
 
 
 @queue_app.command("dismiss")
@@ -256,11 +249,10 @@ def dismiss(
     ctx: typer.Context,
     task_id: TaskId,
     why: Annotated[str, typer.Option("--why", help="Why no reply is needed.")],
-    who: AsWho = None,
 ) -> None:
     """Close the task without a reply."""
     db = _state(ctx).database()
-    _run(f"task #{task_id} dismissed", lambda: queue.dismiss(db, task_id, _actor(who), why))
+    _run(f"task #{task_id} dismissed", lambda: queue.dismiss(db, task_id, _actor(), why))
 
 
 @queue_app.command("escalate")
@@ -268,7 +260,6 @@ def escalate(
     ctx: typer.Context,
     task_id: TaskId,
     why: Annotated[str, typer.Option("--why", help="Why it needs someone else.")],
-    who: AsWho = None,
 ) -> None:
     """Hand the task to the escalation queue, one priority up."""
     state = _state(ctx)
@@ -276,5 +267,5 @@ def escalate(
     target = state.settings.engagement.escalation_queue
     _run(
         f"task #{task_id} escalated to {target}",
-        lambda: queue.escalate(db, task_id, _actor(who), why, target),
+        lambda: queue.escalate(db, task_id, _actor(), why, target),
     )

@@ -518,11 +518,17 @@ class DiscordSettings(_Section):
     alerts_channel: ChannelId | Literal[""] = ""
     send_roles: list[str] = Field(default=["Responder"], min_length=1)
     dispatch_interval_seconds: Seconds = 5
-    max_text: int = Field(default=1500, ge=100, le=3500)
+    # an embed holds 6000 characters in all: the text, and the fields around it
+    max_text: int = Field(default=1500, ge=100, le=2500)
 
     @model_validator(mode="after")
     def _somewhere_to_post(self) -> DiscordSettings:
-        if self.enabled and not (self.default_channel or self.channels):
+        if not self.enabled:
+            return self
+        if not self.guild_id:
+            # a bot answers in any server that adds it: customer data must stay in yours
+            raise ValueError("set discord.guild_id (your server's id): the bot works only there")
+        if not (self.default_channel or self.channels):
             raise ValueError("set discord.default_channel (a channel id) or discord.channels")
         return self
 

@@ -352,3 +352,11 @@ def test_incident_posts_that_do_not_fit_are_left_out_whole() -> None:
 def test_markdown_characters_in_a_url_are_percent_encoded() -> None:
     # found by hypothesis: a URL ending in "*" was left as markup
     assert neutralise("https://a.example/*x|y~z", 100) == "https://a.example/%2Ax%7Cy%7Ez"
+
+
+def test_a_language_tag_from_the_platform_is_escaped_too() -> None:
+    # a Bluesky post names its own language: up to 16 characters of the author's choosing
+    card = task_card(view(sentiment=None, lang="[x](http://x.co)"), 500)
+    fields = card.embed["fields"] if card.embed else []
+    (sentiment,) = [f["value"] for f in fields if f["name"] == "Sentiment"]
+    assert sentiment.startswith(r"not labelled (\[x\]\(http")

@@ -97,6 +97,12 @@ def test_reply_on_someone_elses_task_offers_a_take_over_instead_of_the_form(
     assert f"task:{task_id}:takeover" in buttons(_reply(answer))
 
 
+def bound(message: dict[str, Any], task_id: int, action: str) -> str:
+    """The id of the message's `action` button bound to the draft it shows."""
+    (found,) = [key for key in buttons(message) if key.startswith(f"task:{task_id}:{action}:")]
+    return found
+
+
 def _draft(env: Env, task_id: int, text: str, who: int = ANA) -> dict[str, Any]:
     """Press Reply, check the prefilled form, submit `text`; the preview answer."""
     modal = _one(env.harness.press(env.card(task_id), f"task:{task_id}:reply", who))
@@ -121,12 +127,15 @@ def test_reply_preview_then_send_posts_through_the_responder(env: Env, task_id: 
     assert "example.social/@ana/1" in fields["In reply to"]
     assert fields["As"].startswith("the account of SOCIALCRM\\_MASTODON\\_ACCESS\\_TOKEN")
     assert embed["url"] == "https://example.social/@ana/1"
-    assert set(buttons(_reply(preview))) == {f"task:{task_id}:send", f"task:{task_id}:reply"}
+    assert set(buttons(_reply(preview))) == {
+        bound(_reply(preview), task_id, "send"),
+        f"task:{task_id}:reply",
+    }
     assert env.task(task_id).draft == "Sorry about that, @ana!"
     assert env.responder.posted == []  # nothing public before Send
 
     shown = env.harness.message_from(preview)
-    deferred, result = env.harness.press(shown, f"task:{task_id}:send", ANA, SENDER)
+    deferred, result = env.harness.press(shown, bound(shown, task_id, "send"), ANA, SENDER)
     assert (deferred["type"], deferred["data"]["flags"]) == (5, EPHEMERAL)
     assert "https://example.social/@brand/r1" in _ephemeral_text(result)
     assert [text for _, text, _ in env.responder.posted] == ["Sorry about that, @ana!"]
@@ -138,7 +147,7 @@ def test_reply_preview_then_send_posts_through_the_responder(env: Env, task_id: 
 
 def test_send_needs_a_send_role(env: Env, task_id: int) -> None:
     preview = env.harness.message_from(_draft(env, task_id, "Sorry!"))
-    _, refused = env.harness.press(preview, f"task:{task_id}:send", ANA, roles=[])
+    _, refused = env.harness.press(preview, bound(preview, task_id, "send"), ANA, roles=[])
     assert "sending needs one of the roles Responder" in _ephemeral_text(refused)
     assert env.responder.posted == []
     assert env.task(task_id).state == "drafted"
@@ -150,11 +159,11 @@ def test_a_send_role_can_be_named_by_its_id(db: Database, monkeypatch: pytest.Mo
         task_id = new_task(db)
         env.deliver()
         preview = env.harness.message_from(_draft(env, task_id, "Sorry!"))
-        env.harness.press(preview, f"task:{task_id}:send", ANA, SENDER)
+        env.harness.press(preview, bound(preview, task_id, "send"), ANA, SENDER)
         assert len(env.responder.posted) == 1
 
 
-def test_with_second_approval_someone_else_approves_then_the_owner_sends(
+def test_with_second_approval_someone_else_approves_on_the_card_then_the_owner_sends(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with bot_env(db, monkeypatch, settings(require_second_approval=True)) as env:
@@ -162,29 +171,47 @@ def test_with_second_approval_someone_else_approves_then_the_owner_sends(
         env.deliver()
         answer = _draft(env, task_id, "Sorry!")
         shown = _reply(answer)
-        assert not shown.get("flags")  # public: a colleague must see it to approve it
-        assert shown["allowed_mentions"] == {"parse": []}
-        assert "must approve" in shown["content"]
+        assert shown["flags"] == EPHEMERAL  # the draft is shown to its author only
+        assert "approve it on the card" in shown["content"]
         preview = env.harness.message_from(answer)
-        assert buttons(preview)[f"task:{task_id}:send"]["disabled"] is True
-        assert buttons(preview)[f"task:{task_id}:approve"]["disabled"] is False
+        assert buttons(preview)[bound(preview, task_id, "send")]["disabled"] is True
 
-        own = _one(env.harness.press(preview, f"task:{task_id}:approve", ANA, SENDER))
+        env.deliver()
+        card = env.card(task_id)
+        assert "Sorry!" in str(card["embeds"][0]["fields"])  # the card shows what is approved
+        approve = bound(card, task_id, "approve")
+        own = _one(env.harness.press(card, approve, ANA, SENDER))
         assert "a second person must approve your draft" in _ephemeral_text(own)
-        guest = _one(env.harness.press(preview, f"task:{task_id}:approve", CAL, roles=[]))
+        guest = _one(env.harness.press(card, approve, CAL, roles=[]))
         assert "approving needs one of the roles" in _ephemeral_text(guest)
+        assert env.task(task_id).approved_by is None
 
-        updated, note = env.harness.press(preview, f"task:{task_id}:approve", BEN, SENDER)
-        assert updated["type"] == 7  # the preview message itself changes
-        assert f"approved by <@{BEN}>" in updated["data"]["content"]
+        note = _one(env.harness.press(card, approve, BEN, SENDER))
         assert "owner" in _ephemeral_text(note)
-        approved = env.harness.message_from(updated)
-        assert buttons(approved)[f"task:{task_id}:send"]["disabled"] is False
         assert env.task(task_id).approved_by == f"discord:{BEN}"
+        env.deliver()
+        approved = env.card(task_id)
+        assert bound(approved, task_id, "send")
+        assert not any(key.startswith(f"task:{task_id}:approve") for key in buttons(approved))
 
-        env.harness.press(approved, f"task:{task_id}:send", ANA, SENDER)
+        env.harness.press(approved, bound(approved, task_id, "send"), ANA, SENDER)
         assert [text for _, text, _ in env.responder.posted] == ["Sorry!"]
         assert env.task(task_id).state == "sent"
+
+
+def test_an_approval_of_a_draft_that_changed_since_is_refused(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with bot_env(db, monkeypatch, settings(require_second_approval=True)) as env:
+        task_id = new_task(db)
+        env.deliver()
+        _draft(env, task_id, "Sorry, a harmless text")
+        env.deliver()
+        stale = env.card(task_id)  # Ben has this card open
+        _draft(env, task_id, "something else entirely")
+        refused = _one(env.harness.press(stale, bound(stale, task_id, "approve"), BEN, SENDER))
+        assert "changed since you saw it" in _ephemeral_text(refused)
+        assert env.task(task_id).approved_by is None
 
 
 def _notes(db: Database, task_id: int) -> list[str]:
@@ -300,8 +327,9 @@ def test_a_note_is_kept_when_discord_refuses_the_thread(env: Env, task_id: int) 
 def test_a_platform_failure_on_send_is_one_line_and_the_draft_stays(env: Env, task_id: int) -> None:
     env.responder.error, env.responder.failures = TransientSourceError("timed out"), 1
     preview = env.harness.message_from(_draft(env, task_id, "Sorry!"))
-    _, failed = env.harness.press(preview, f"task:{task_id}:send", ANA, SENDER)
+    send = bound(preview, task_id, "send")
+    _, failed = env.harness.press(preview, send, ANA, SENDER)
     assert "the reply was not posted: timed out" in _ephemeral_text(failed)
     assert env.task(task_id).draft == "Sorry!"
-    _, sent = env.harness.press(preview, f"task:{task_id}:send", ANA, SENDER)
+    _, sent = env.harness.press(preview, send, ANA, SENDER)
     assert "https://example.social/@brand/r1" in _ephemeral_text(sent)

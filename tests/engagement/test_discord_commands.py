@@ -111,6 +111,11 @@ def test_an_incident_is_acknowledged_once(db: Database, monkeypatch: pytest.Monk
     with bot_env(db, monkeypatch, config) as env:
         env.deliver()
         (message,) = env.fake.held(ALERTS_CHANNEL)
+        # the incident opens a thread for its discussion, named after it
+        (thread,) = env.fake.find(
+            "POST", f"/channels/{ALERTS_CHANNEL}/messages/{message['id']}/threads"
+        )
+        assert thread.body["name"] == f"Incident {incident_id}: brand:inkwell"
         ack = f"incident:{incident_id}:ack"
         assert buttons(message)[ack]["disabled"] is False
         done = _shown(env.harness.press(message, ack, BEN))

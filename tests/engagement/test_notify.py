@@ -6,6 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engagement import notify
@@ -24,12 +25,6 @@ from socialcrm.settings import DiscordSettings
 from tests.engagement.fakes import FakeNotifier, chat_row, chat_rows, make_task
 
 CHANNELS = {"support": "111111111111111111", "sales": "222222222222222222"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_health(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outage and unrouted-queue logging starts afresh in every test."""
-    monkeypatch.setattr(notify, "_health", notify._Health())
 
 
 def render(session: Session, message: models.ChatMessage) -> ChatContent:
@@ -110,6 +105,44 @@ def test_a_card_moved_to_another_queue_is_posted_in_its_channel(db: Database) ->
     assert (row.channel_id, row.message_id) == (CHANNELS["sales"], notifier.posts[1].message_id)
 
 
+def test_a_card_moved_while_it_is_being_edited_is_still_posted_in_its_new_channel(
+    db: Database,
+) -> None:
+    task = make_task(db, 1)
+    queue(db, task)
+    notifier = FakeNotifier()
+    send(db, notifier)
+    update_task(db, task, assignee="cli:ana")
+    # the edit is on its way when someone escalates the task to another queue
+    notifier.during_call = lambda: update_task(db, task, queue="sales", state="escalated")
+    send(db, notifier)
+    send(db, notifier)  # the next round posts it where it now belongs
+    row = chat_row(db, f"task:{task}")
+    assert row.channel_id == CHANNELS["sales"]
+    assert row.message_id == notifier.posts[-1].message_id
+    assert [p.channel_id for p in notifier.posts] == [CHANNELS["support"], CHANNELS["sales"]]
+
+
+def test_news_that_never_reached_chat_is_not_posted_late(db: Database) -> None:
+    closed, reopened = make_task(db, 1, state="sent"), make_task(db, 2, state="dismissed")
+    queue(db, closed)
+    queue(db, reopened)
+    with db.transaction() as session:
+        notify.queue_alert(session, "old", "support", "source down yesterday")
+        notify.queue_alert(session, "new", "support", "source down now")
+        session.execute(
+            update(models.ChatMessage)
+            .where(models.ChatMessage.key == "alert:old")
+            .values(created_at=utcnow() - timedelta(days=2))
+        )
+    notifier = FakeNotifier()
+    assert send(db, notifier) == DispatchResult(posted=1)
+    assert [p.content.content for p in notifier.posts] == ["alert source down now"]
+    update_task(db, reopened, state="reopened")  # open again: its card is news again
+    assert send(db, notifier) == DispatchResult(posted=1)
+    assert str(notifier.posts[-1].content.content).startswith(f"task {reopened} ")
+
+
 def test_outage_then_recovery_delivers_each_once_in_priority_order(db: Database) -> None:
     priorities = [3, 1, 5, 2, 1, 4]
     ids = [make_task(db, n, priority=p) for n, p in enumerate(priorities, start=1)]
@@ -142,7 +175,8 @@ def test_an_outage_counts_attempts_on_the_first_row_and_holds_the_rest(db: Datab
     assert rows[first].last_error == "chat is down"
     assert rows[second].attempts == 0
     retry_at = start + timedelta(seconds=notify.backoff(1))
-    assert {row.next_attempt_at for row in rows.values()} == {retry_at}
+    assert rows[first].next_attempt_at == retry_at
+    assert rows[second].next_attempt_at < retry_at  # not locked: the round is held instead
     assert send(db, notifier, retry_at - timedelta(seconds=1)) == DispatchResult()
     assert send(db, notifier, retry_at) == DispatchResult(posted=2)
 

@@ -223,3 +223,64 @@ def test_the_first_reply_on_an_incidents_query_is_its_first_response(
         )
     assert answered["brand:inkwell"] is not None
     assert answered["competitor:acme"] is None
+
+
+def test_while_a_reply_is_being_posted_the_task_cannot_change_under_it(
+    db: Database, task_id: int
+) -> None:
+    refused: list[str] = []
+
+    class Interrupted(FakeResponder):
+        def post(self, mention, text, idempotency_key):  # type: ignore[no-untyped-def]
+            for act in (
+                lambda: queue.escalate(db, task_id, BEA, "legal", "escalations"),
+                lambda: queue.dismiss(db, task_id, ANA, "never mind"),
+                lambda: queue.save_draft(db, task_id, ANA, "another text"),
+                lambda: queue.claim(db, task_id, BEA, take_over=True),
+            ):
+                try:
+                    act()
+                except queue.ActionError as error:
+                    refused.append(str(error))
+            return super().post(mention, text, idempotency_key)
+
+    fake = Interrupted()
+    queue.save_draft(db, task_id, ANA, "sorry")
+    queue.send(db, task_id, ANA, SETTINGS, responders(fake))
+    assert len(refused) == 4
+    assert all("being posted right now" in message for message in refused)
+    task = _task(db, task_id)
+    assert (task.state, task.queue, task.assignee) == ("sent", "support", "discord:1")
+    assert task.reply_url == "https://example.social/@brand/r1"
+
+
+def test_after_a_failed_post_the_draft_can_change_again(db: Database, task_id: int) -> None:
+    fake = FakeResponder(error=TransientSourceError("timeout"), failures=1)
+    queue.save_draft(db, task_id, ANA, "hello")
+    with pytest.raises(queue.ActionError):
+        queue.send(db, task_id, ANA, SETTINGS, responders(fake))
+    queue.save_draft(db, task_id, ANA, "hello, better")
+    queue.send(db, task_id, ANA, SETTINGS, responders(fake))
+    assert [text for _, text, _ in fake.posted] == ["hello, better"]
+
+
+def test_the_audit_log_has_the_state_before_and_after_each_change(
+    db: Database, task_id: int
+) -> None:
+    queue.claim(db, task_id, ANA)
+    queue.escalate(db, task_id, ANA, "legal", "escalations")
+    claim, escalate = audit(db, task_id)
+    assert (claim.before or {})["assignee"] is None
+    assert (claim.after or {})["assignee"] == "discord:1"
+    assert escalate.before == {
+        "state": "claimed",
+        "assignee": "discord:1",
+        "queue": "support",
+        "priority": 2,
+    }
+    assert escalate.after == {
+        "state": "escalated",
+        "assignee": None,
+        "queue": "escalations",
+        "priority": 1,
+    }

@@ -140,3 +140,48 @@ def test_rules_from_settings_replace_the_defaults(db: Database) -> None:
     route(db, settings)
     (task,) = tasks(db)
     assert (task.queue, task.rule) == ("marketing", "rivals")
+
+
+def test_a_new_post_after_approval_retargets_the_reply_and_voids_the_approval(
+    db: Database,
+) -> None:
+    store(db, post(1), "negative", complaint=0.9)
+    route(db)
+    with db.transaction() as session:
+        session.execute(
+            update(models.Task).values(
+                state="approved", assignee="discord:1", draft="sorry", approved_by="discord:2"
+            )
+        )
+    newer = store(db, post(2), "negative", complaint=0.9)
+    route(db)
+    (after,) = tasks(db)
+    assert (after.state, after.approved_by, after.mention_id) == ("drafted", None, newer)
+    assert after.draft == "sorry"
+
+
+def test_an_older_post_collected_late_does_not_reopen_an_answered_conversation(
+    db: Database,
+) -> None:
+    store(db, post(5), "negative", complaint=0.9)
+    route(db)
+    (task,) = tasks(db)
+    with db.transaction() as session:
+        session.execute(
+            update(models.Task).values(
+                state="sent",
+                closed_at=START + timedelta(hours=1),
+                outcome="improved",
+                outcome_at=START + timedelta(days=2),
+            )
+        )
+    late = store(db, post(3), "negative", complaint=0.9)  # written before the reply
+    route(db)
+    (after,) = tasks(db)
+    assert after.state == "sent"
+    assert late in task_mentions(db, task.id)
+    store(db, post(4, minutes=3 * 60), "negative", complaint=0.9)  # written after it
+    route(db)
+    (reopened,) = tasks(db)
+    assert reopened.state == "reopened"
+    assert (reopened.outcome, reopened.outcome_at) == (None, None)  # the next reply is judged

@@ -26,9 +26,9 @@ def cli(database_url: str, write_settings, monkeypatch: pytest.MonkeyPatch):  # 
     monkeypatch.setenv("SOCIALCRM_DATABASE_URL", database_url)
     path = write_settings("")
 
-    def invoke(*args: str, answer: str | None = None) -> Result:
-        # a wide terminal: rows of the task table stay on one line each
-        runner = CliRunner(env={"COLUMNS": "200"})
+    def invoke(*args: str, answer: str | None = None, user: str = "ana") -> Result:
+        # a wide terminal: rows of the task table stay on one line each; the login name
+        runner = CliRunner(env={"COLUMNS": "200", "LOGNAME": user})
         return runner.invoke(app, ["--config", str(path), *args], input=answer)
 
     return invoke
@@ -51,22 +51,22 @@ def test_the_queue_can_be_worked_from_the_command_line(
     assert "my pen leaks everywhere" in listed.output
     assert "my pen leaks everywhere" in cli("queue", "show", str(complaint)).output
 
-    assert cli("queue", "claim", str(complaint), "--as", "ana").exit_code == 0
-    taken = cli("queue", "claim", str(complaint), "--as", "bea")
+    assert cli("queue", "claim", str(complaint)).exit_code == 0
+    taken = cli("queue", "claim", str(complaint), user="bea")
     assert taken.exit_code == 1
     assert "claimed by cli:ana" in taken.output
 
-    drafted = cli("queue", "reply", str(complaint), "--as", "ana")
+    drafted = cli("queue", "reply", str(complaint))
     assert drafted.exit_code == 0, drafted.output
     assert (
         "will post on mastodon as the account of SOCIALCRM_MASTODON_ACCESS_TOKEN" in drafted.output
     )
     assert "Hi ana, sorry about this" in drafted.output
 
-    declined = cli("queue", "send", str(complaint), "--as", "ana", answer="n\n")
+    declined = cli("queue", "send", str(complaint), answer="n\n")
     assert declined.exit_code == 1
     assert fake.posted == []
-    sent = cli("queue", "send", str(complaint), "--as", "ana", answer="y\n")
+    sent = cli("queue", "send", str(complaint), answer="y\n")
     assert sent.exit_code == 0, sent.output
     assert "answered: https://example.social/@brand/r1" in sent.output
     assert len(fake.posted) == 1
@@ -78,3 +78,22 @@ def test_the_queue_can_be_worked_from_the_command_line(
     assert "dismiss: answered by phone" in shown.output
     assert cli("queue", "list").output.strip() == "no tasks"
     assert "no task #99" in cli("queue", "show", "99").output
+
+
+def test_the_second_approval_cannot_be_given_by_the_drafter_from_the_same_login(
+    cli, database: Database, write_settings, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    path = write_settings("[engagement]\nrequire_second_approval = true\n")
+    runner = CliRunner(env={"COLUMNS": "200", "LOGNAME": "ana"})
+    store(database, post(1), "negative", complaint=0.9)
+    route(database)
+    (task,) = tasks(database)
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, ["--config", str(path), *args])
+
+    assert invoke("queue", "reply", str(task.id), "--text", "sorry").exit_code == 0
+    refused = invoke("queue", "approve", str(task.id))
+    assert refused.exit_code == 1
+    assert "a second person must approve your draft" in refused.output
+    assert "--as" not in invoke("queue", "approve", "--help").output

@@ -186,14 +186,20 @@ def test_an_unknown_key_in_the_secrets_file_is_named_and_the_value_hidden(
             "SOCIALCRM_PSEUDONYM_KEY is too short",
         ),
         (
-            '[discord]\nenabled = true\ndefault_channel = "123456789012345678"\n',
+            '[discord]\nenabled = true\ndefault_channel = "123456789012345678"\n'
+            'guild_id = "123456789012345679"\n',
             {},
             "set SOCIALCRM_DISCORD_TOKEN",
         ),
         (
-            "[discord]\nenabled = true\n",
+            '[discord]\nenabled = true\nguild_id = "123456789012345679"\n',
             {"SOCIALCRM_DISCORD_TOKEN": "x"},
             "[discord] set discord.default_channel (a channel id) or discord.channels",
+        ),
+        (
+            '[discord]\nenabled = true\ndefault_channel = "123456789012345678"\n',
+            {"SOCIALCRM_DISCORD_TOKEN": "x"},
+            "[discord] set discord.guild_id (your server's id): the bot works only there",
         ),
         (
             '[engagement.business_hours]\nstart = "18:00"\nend = "09:00"\n',
