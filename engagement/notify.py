@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
@@ -85,53 +85,70 @@ class Notifier(Protocol):
         ...
 
 
-def _upsert(session: Session, values: dict[str, Any], bump: bool) -> None:
-    table = models.ChatMessage.__table__
+def _upsert(session: Session, rows: Sequence[dict[str, Any]], bump: bool) -> None:
+    """Insert the rows, or (`bump`) mark the existing ones changed; one statement for all."""
+    if not rows:
+        return
     now = utcnow()
-    defaults = {"payload": {}, "version": 1, "delivered_version": 0, "state": "pending"}
-    stmt = storage.upsert(session, table).values(
-        defaults | {"attempts": 0, "next_attempt_at": now, "created_at": now} | values
-    )
+    defaults = {
+        "payload": {},
+        "version": 1,
+        "delivered_version": 0,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "task_id": None,
+        "incident_id": None,
+    }
+    stmt = storage.upsert(session, models.ChatMessage.__table__)
+    params = [defaults | row for row in rows]
     if not bump:
-        session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]), params)
         return
     row = models.ChatMessage
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "version": row.version + 1,
-                "state": "pending",
-                "priority": stmt.excluded.priority,
-                "queue": stmt.excluded.queue,
-                # a dead message brought back by a change starts its count of failures afresh
-                "attempts": case((row.state == "dead", 0), else_=row.attempts),
-                "next_attempt_at": case(
-                    (row.state == "dead", stmt.excluded.next_attempt_at), else_=row.next_attempt_at
-                ),
-            },
-        )
+    changed = stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "version": row.version + 1,
+            "state": "pending",
+            "priority": stmt.excluded.priority,
+            "queue": stmt.excluded.queue,
+            # a dead message brought back by a change starts its count of failures afresh
+            "attempts": case((row.state == "dead", 0), else_=row.attempts),
+            "next_attempt_at": case(
+                (row.state == "dead", stmt.excluded.next_attempt_at), else_=row.next_attempt_at
+            ),
+        },
     )
+    session.execute(changed, params)
 
 
 def queue_card(session: Session, task_id: int, queue: str, priority: int) -> None:
     """Queue the task's card to be posted, or edited to its current state, after commit."""
-    key = f"task:{task_id}"
+    queue_cards(session, [(task_id, queue, priority)])
+
+
+def queue_cards(session: Session, cards: Sequence[tuple[int, str, int]]) -> None:
+    """Queue the cards of (task id, queue, priority), in a few statements for any number."""
+    wanted = {f"task:{task_id}": (task_id, queue, priority) for task_id, queue, priority in cards}
     posted = session.scalars(
         select(models.ChatMessage).where(
-            models.ChatMessage.key == key,
-            models.ChatMessage.queue != queue,
-            models.ChatMessage.message_id.is_not(None),
+            models.ChatMessage.key.in_(list(wanted)), models.ChatMessage.message_id.is_not(None)
         )
-    ).one_or_none()
-    if posted is not None:
-        # moved to another queue (escalated): posted afresh in that channel, with a new nonce
-        reposts = int(posted.payload.get("reposts") or 0) + 1
-        posted.message_id = posted.channel_id = posted.thread_id = None
-        posted.payload = {**posted.payload, "reposts": reposts}
-        session.flush()
-    values = {"key": key, "kind": "card", "queue": queue, "priority": priority}
-    _upsert(session, values | {"task_id": task_id}, bump=True)
+    )
+    for message in posted:
+        if message.queue != wanted[message.key][1]:
+            # moved to another queue (escalated): posted afresh in that channel, with a new nonce
+            reposts = int(message.payload.get("reposts") or 0) + 1
+            message.message_id = message.channel_id = message.thread_id = None
+            message.payload = {**message.payload, "reposts": reposts}
+    session.flush()
+    rows = [
+        {"key": key, "kind": "card", "queue": queue, "priority": priority, "task_id": task_id}
+        for key, (task_id, queue, priority) in sorted(wanted.items())
+    ]
+    _upsert(session, rows, bump=True)
 
 
 def queue_alert(
@@ -146,14 +163,14 @@ def queue_alert(
     # a long source name must not make the key too long for its column: it is shortened
     stored = fit_key(f"alert:{key}") or key
     values = {"key": stored, "kind": "alert", "queue": queue, "priority": priority}
-    _upsert(session, values | {"payload": {"text": text}, "task_id": task_id}, bump=False)
+    _upsert(session, [values | {"payload": {"text": text}, "task_id": task_id}], bump=False)
 
 
 def queue_incident(session: Session, incident_id: int, queue: str, priority: int = 1) -> None:
     """Queue an incident's message to be posted, or edited to its current state."""
     key = f"incident:{incident_id}"
     values = {"key": key, "kind": "incident", "queue": queue, "priority": priority}
-    _upsert(session, values | {"incident_id": incident_id}, bump=True)
+    _upsert(session, [values | {"incident_id": incident_id}], bump=True)
 
 
 def nonce_for(key: str, reposts: int = 0) -> str:

@@ -7,7 +7,7 @@ same thread joins the open task, or reopens it once it was answered or dismissed
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,7 +74,9 @@ class RouteStage:
         facts = self._facts(session, [m.id for m in live if m.id is not None])
         segments = self._value_segments(session, now)
         tasks = self._tasks(session, live, facts)
-        decisions: list[dict[str, Any]] = []
+        joined: list[tuple[int, models.Task]] = []  # (mention id, its conversation's task)
+        changed: dict[int, models.Task] = {}  # by object id: new ids come with the flush
+        decided: list[tuple[dict[str, Any], models.Task | None]] = []
         for mention in sorted(live, key=lambda m: (m.created_at, m.id or 0)):
             assert mention.id is not None  # noqa: S101 - filtered above
             fact = facts.get(mention.id)
@@ -82,27 +84,47 @@ class RouteStage:
                 continue  # deleted while queued
             decision = self.router.route(self._input(mention, fact, segments))
             key = conversation_of(mention, fact.author_id)
-            task = self._apply(session, mention, fact, decision, tasks.get(key), now)
+            task, moved = self._apply(session, mention, fact, decision, tasks.get(key), now)
             if task is not None:
                 tasks[key] = task
-            decisions.append(
-                {
-                    "mention_id": mention.id,
-                    "rule": decision.rule,
-                    "action": decision.action,
-                    "queue": decision.queue,
-                    "reason": decision.reason,
-                    "task_id": task.id if task is not None else None,
-                    "decided_at": now,
-                }
-            )
+                joined.append((mention.id, task))
+                if moved:
+                    changed[id(task)] = task
+            decided.append((self._decision_row(mention.id, decision, now), task))
+        session.flush()  # one flush for the batch: new tasks get their ids
+        self._record(session, joined, changed.values(), decided)
+
+    @staticmethod
+    def _decision_row(mention_id: int, decision: Decision, now: datetime) -> dict[str, Any]:
+        return {
+            "mention_id": mention_id,
+            "rule": decision.rule,
+            "action": decision.action,
+            "queue": decision.queue,
+            "reason": decision.reason,
+            "decided_at": now,
+        }
+
+    @staticmethod
+    def _record(
+        session: Session,
+        joined: Sequence[tuple[int, models.Task]],
+        changed: Iterable[models.Task],
+        decided: Sequence[tuple[dict[str, Any], models.Task | None]],
+    ) -> None:
+        """The batch's conversation members, cards and decisions, a statement each."""
+        if joined:
+            members = [{"mention_id": m, "task_id": task.id} for m, task in joined]
+            session.execute(insert(models.TaskMention), members)
+        notify.queue_cards(session, [(t.id, t.queue, t.priority) for t in changed])
+        rows = [row | {"task_id": task.id if task else None} for row, task in decided]
         session.execute(
             delete(models.RouteDecision).where(
-                models.RouteDecision.mention_id.in_([d["mention_id"] for d in decisions])
+                models.RouteDecision.mention_id.in_([row["mention_id"] for row in rows])
             )
         )
-        if decisions:
-            session.execute(insert(models.RouteDecision), decisions)
+        if rows:
+            session.execute(insert(models.RouteDecision), rows)
 
     def _facts(self, session: Session, ids: Sequence[int]) -> dict[int, _Facts]:
         rows = session.execute(
@@ -165,24 +187,20 @@ class RouteStage:
         decision: Decision,
         task: models.Task | None,
         now: datetime,
-    ) -> models.Task | None:
-        assert mention.id is not None  # noqa: S101 - checked by the caller
+    ) -> tuple[models.Task | None, bool]:
+        """The mention's task (None: no task) and whether the task changed (its card too)."""
         if task is None:
             if decision.action != "task":
-                return None
-            task = self._open(session, mention, fact, decision, now)
-        elif not self._moves(task, mention, decision):
+                return None, False
+            return self._open(session, mention, fact, decision, now), True
+        if not self._moves(task, mention, decision):
             # spam, an older post collected late, or a reply being posted: kept, changes nothing
-            session.add(models.TaskMention(task_id=task.id, mention_id=mention.id))
-            return task
-        elif State(task.state) in OPEN:
+            return task, False
+        if State(task.state) in OPEN:
             self._join(task, mention, decision)
         else:
             self._reopen(task, mention, decision, now)
-        session.add(models.TaskMention(task_id=task.id, mention_id=mention.id))
-        session.flush()
-        notify.queue_card(session, task.id, task.queue, task.priority)
-        return task
+        return task, True
 
     def _open(
         self, session: Session, mention: Mention, fact: _Facts, decision: Decision, now: datetime
@@ -204,7 +222,6 @@ class RouteStage:
             updated_at=now,
         )
         session.add(task)
-        session.flush()
         return task
 
     @staticmethod
