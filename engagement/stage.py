@@ -9,15 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from crm_sync.profile import value_segments
 from crm_sync.scoring import Segment
-from engagement import notify
+from engagement import notify, views
 from engagement.queue import sending
 from engagement.routing import Decision, RouteInput, Router
 from engagement.sla import BusinessHours, due
@@ -28,9 +27,6 @@ from socialcrm.mention import Mention, utcnow
 from socialcrm.settings import CrmSettings, EngagementSettings
 
 log = logging.getLogger(__name__)
-
-# value segments rank every customer: recomputed at most this often, not per batch
-SEGMENTS_TTL = timedelta(minutes=10)
 
 
 def conversation_of(mention: Mention, author_id: int) -> str:
@@ -62,8 +58,6 @@ class RouteStage:
         self.router = Router(engagement.rules)
         self.hours = BusinessHours.from_settings(engagement.business_hours)
         self.clock = clock
-        self._segments: dict[int, Segment] = {}
-        self._segments_at: datetime | None = None
 
     def __call__(self, session: Session, mentions: Sequence[Mention]) -> None:
         """Decide for every mention of the batch, in the batch's transaction."""
@@ -72,7 +66,7 @@ class RouteStage:
             return
         now = self.clock()
         facts = self._facts(session, [m.id for m in live if m.id is not None])
-        segments = self._value_segments(session, now)
+        segments = views.segments(session, self.crm)
         tasks = self._tasks(session, live, facts)
         joined: list[tuple[int, models.Task]] = []  # (mention id, its conversation's task)
         changed: dict[int, models.Task] = {}  # by object id: new ids come with the flush
@@ -144,12 +138,6 @@ class RouteStage:
             row.id: _Facts(row.author_id, row.customer_id, row.attributes or {}, row.Classification)
             for row in rows
         }
-
-    def _value_segments(self, session: Session, now: datetime) -> dict[int, Segment]:
-        if self._segments_at is None or now - self._segments_at > SEGMENTS_TTL:
-            self._segments = value_segments(session, self.crm)
-            self._segments_at = now
-        return self._segments
 
     def _tasks(
         self, session: Session, mentions: Sequence[Mention], facts: Mapping[int, _Facts]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from statistics import median
@@ -11,12 +12,30 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_sync.profile import value_segments
+from crm_sync.scoring import Segment
 from engagement.cards import CustomerSummary, TaskView
 from engagement.states import OPEN
 from socialcrm import models
-from socialcrm.settings import Settings
+from socialcrm.settings import CrmSettings, Settings
 
 OPEN_STATES = tuple(state.value for state in OPEN)
+
+
+# value segments rank every customer: computed at most this often per database and settings
+SEGMENTS_TTL = 600.0
+_segments: dict[tuple[str, str, float, float], tuple[float, dict[int, Segment]]] = {}
+
+
+def segments(session: Session, crm: CrmSettings) -> Mapping[int, Segment]:
+    """Every customer's ABC value segment, recomputed at most every `SEGMENTS_TTL` seconds."""
+    bind = session.get_bind()
+    url = str(bind.engine.url)
+    key = (url, crm.value_field, crm.segment_a_share, crm.segment_b_share)
+    now = time.monotonic()
+    cached = _segments.get(key)
+    if cached is None or now - cached[0] > SEGMENTS_TTL:
+        cached = _segments[key] = (now, value_segments(session, crm))
+    return cached[1]
 
 
 def label_fields(labels: models.Classification | None, lang: str | None) -> dict[str, Any]:
@@ -109,7 +128,7 @@ def _customer(
     return CustomerSummary(
         id=customer.id,
         name=customer.display_name,
-        segment=value_segments(session, settings.crm).get(customer.id),
+        segment=segments(session, settings.crm).get(customer.id),
         vip=is_vip(customer.attributes, settings.engagement.vip_attribute),
         mentions_total=mentions or 0,
         open_tasks=open_tasks or 0,
