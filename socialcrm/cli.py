@@ -179,7 +179,9 @@ def discord(ctx: typer.Context) -> None:
     state = _state(ctx)
     settings = state.settings
     if not settings.discord.enabled:
-        raise fail("[discord] enabled is false in the settings: set it and the channels", code=2)
+        raise fail(
+            "discord.enabled is false in the settings: set it, guild_id and the channels", code=2
+        )
     db = state.database()
     try:
         run_bot(settings, db, queue.responders_for(settings))

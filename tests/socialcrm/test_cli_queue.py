@@ -97,3 +97,9 @@ def test_the_second_approval_cannot_be_given_by_the_drafter_from_the_same_login(
     assert refused.exit_code == 1
     assert "a second person must approve your draft" in refused.output
     assert "--as" not in invoke("queue", "approve", "--help").output
+
+
+def test_the_discord_command_says_what_to_set_when_chat_is_off(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("discord")
+    assert result.exit_code == 2
+    assert "discord.enabled is false in the settings" in result.output
