@@ -136,6 +136,8 @@ class ChatContent:
     buttons: tuple[Button, ...] = ()
     # open a thread on the message when it is first posted (an incident's discussion)
     thread_name: str | None = None
+    # files attached when the message is first posted (a digest's charts): (name, bytes)
+    files: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

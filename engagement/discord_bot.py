@@ -51,6 +51,7 @@ class SocialCrmBot(discord.Client):
         responders: Responders,
         *,
         deliver: bool = True,
+        digest: notify.Digest | None = None,
     ) -> None:
         # the bot has no voice: discord.py's warnings about voice libraries are noise
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
@@ -64,7 +65,7 @@ class SocialCrmBot(discord.Client):
         self.tree: app_commands.CommandTree[SocialCrmBot] = app_commands.CommandTree(self)
         self.services = BotServices(settings, db, responders, kick=self.kick)
         self.render = notify.renderer(
-            lambda session, task_id: task_content(session, task_id, settings)
+            lambda session, task_id: task_content(session, task_id, settings), digest
         )
         self.channel_for = notify.channel_router(settings.discord, settings.alerts.queue)
         self._deliver = deliver
@@ -138,9 +139,14 @@ def task_content(session: Session, task_id: int, settings: Settings) -> ChatCont
     return cards.task_card(view, settings.discord.max_text)
 
 
-def build_bot(settings: Settings, db: Database, responders: Responders) -> SocialCrmBot:
+def build_bot(
+    settings: Settings,
+    db: Database,
+    responders: Responders,
+    digest: notify.Digest | None = None,
+) -> SocialCrmBot:
     """The bot for these settings (not started)."""
-    return SocialCrmBot(settings, db, responders)
+    return SocialCrmBot(settings, db, responders, digest=digest)
 
 
 def token_of(settings: Settings) -> str:
@@ -165,17 +171,28 @@ async def serve(bot: SocialCrmBot, token: str) -> None:
             raise DiscordStartError("Discord refused the bot's intents") from None
 
 
-def run_bot(settings: Settings, db: Database, responders: Responders) -> None:
+def run_bot(
+    settings: Settings,
+    db: Database,
+    responders: Responders,
+    digest: notify.Digest | None = None,
+) -> None:
     """Run the bot in the foreground until interrupted (`socialcrm discord`)."""
-    asyncio.run(serve(build_bot(settings, db, responders), token_of(settings)))
+    asyncio.run(serve(build_bot(settings, db, responders, digest), token_of(settings)))
 
 
 class BotThread:
     """The bot on its own thread and event loop, beside the scheduler (`socialcrm run`)."""
 
-    def __init__(self, settings: Settings, db: Database, responders: Responders) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        responders: Responders,
+        digest: notify.Digest | None = None,
+    ) -> None:
         self.token = token_of(settings)
-        self.bot = build_bot(settings, db, responders)
+        self.bot = build_bot(settings, db, responders, digest)
         self.error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = threading.Event()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import logging
 from collections.abc import Coroutine
 from typing import Any, Final, TypeVar
@@ -87,7 +88,8 @@ class DiscordNotifier:
 
     async def _post(self, channel_id: int, content: ChatContent, nonce: str) -> str:
         channel = self.client.get_partial_messageable(channel_id)
-        message = await channel.send(nonce=nonce, **message_kwargs(content))
+        files = [discord.File(io.BytesIO(data), filename=name) for name, data in content.files]
+        message = await channel.send(nonce=nonce, files=files, **message_kwargs(content))
         if content.thread_name:
             await self._open_thread(channel_id, message.id, content.thread_name)
         return str(message.id)

@@ -173,6 +173,13 @@ def queue_incident(session: Session, incident_id: int, queue: str, priority: int
     _upsert(session, [values | {"incident_id": incident_id}], bump=True)
 
 
+def queue_digest(session: Session, queue: str, since: datetime, until: datetime) -> None:
+    """Queue the report digest of [since, until) once, rendered (charts and all) when sent."""
+    payload = {"since": since.isoformat(), "until": until.isoformat()}
+    values = {"key": f"digest:{until.isoformat()}", "kind": "digest", "queue": queue}
+    _upsert(session, [values | {"priority": 4, "payload": payload}], bump=False)
+
+
 def nonce_for(key: str, reposts: int = 0) -> str:
     """The nonce of a post: stable per message (and per re-post), at most 25 characters."""
     raw = key if reposts == 0 else f"{key}#{reposts}"
@@ -181,12 +188,20 @@ def nonce_for(key: str, reposts: int = 0) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:NONCE_LENGTH]
 
 
-def renderer(task_content: Callable[[Session, int], ChatContent]) -> Renderer:
-    """A `dispatch` renderer: task cards by `task_content`, alerts and incidents from cards."""
+Digest = Callable[[Session, datetime, datetime], ChatContent]
+
+
+def renderer(
+    task_content: Callable[[Session, int], ChatContent], digest: Digest | None = None
+) -> Renderer:
+    """A `dispatch` renderer: cards by `task_content`, digests by `digest`, the rest from cards."""
 
     def render(session: Session, message: models.ChatMessage) -> ChatContent:
         if message.kind == "card" and message.task_id is not None:
             return task_content(session, message.task_id)
+        if message.kind == "digest" and digest is not None:
+            since = datetime.fromisoformat(str(message.payload["since"]))
+            return digest(session, since, datetime.fromisoformat(str(message.payload["until"])))
         if message.kind == "incident" and message.incident_id is not None:
             incident = session.get(models.Incident, message.incident_id)
             if incident is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from socialcrm.models import Base, UTCDateTime
+from socialcrm.models import Base, UTCDateTime, include_name
 
 # any fixed number: only one process at a time may migrate a PostgreSQL database
 MIGRATION_LOCK_ID = 7_462_018_311
@@ -52,6 +52,8 @@ def run_migrations_online() -> None:
                 render_as_batch=sqlite,
                 compare_type=True,
                 render_item=_render_item,
+                # full-text tables and indexes made by hand (0007) are not the models' business
+                include_name=include_name,
             )
             with context.begin_transaction():
                 if connection.dialect.name == "postgresql":

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -29,6 +29,11 @@ from socialcrm.logs import setup_logging
 from socialcrm.mention import utcnow
 from socialcrm.scheduler import Jobs, create_scheduler
 from socialcrm.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from engagement.cards import ChatContent
 
 log = logging.getLogger(__name__)
 app = typer.Typer(
@@ -131,11 +136,15 @@ def run(
     db = state.database()
     collectors = _checked(settings, db, _enabled_collectors(settings))
     cli_nlp.load_classifier(settings)  # a broken model stops start-up, not the first batch
-    log.info("the web dashboard is not built yet (issue #7)")
     jobs = Jobs(settings, db, collectors, pipeline.default_stages(settings), maintenance=True)
     stop = threading.Event()
     try:
-        with deployment_lock(db), _stopping_on_signals(stop), _chat(settings, db) as kick:
+        with (
+            deployment_lock(db),
+            _stopping_on_signals(stop),
+            _chat(settings, db) as kick,
+            _web(settings, db),
+        ):
             jobs.on_routed = kick
             scheduler = create_scheduler(settings, jobs)
             scheduler.start()
@@ -160,7 +169,7 @@ def _chat(settings: Settings, db: Database) -> Iterator[Callable[[], None] | Non
         yield None
         return
     try:
-        bot = BotThread(settings, db, queue.responders_for(settings))
+        bot = BotThread(settings, db, queue.responders_for(settings), chat_digest(settings))
     except DiscordStartError as error:
         raise fail(str(error), code=2) from None
     bot.start()
@@ -168,6 +177,40 @@ def _chat(settings: Settings, db: Database) -> Iterator[Callable[[], None] | Non
         yield bot.kick
     finally:
         bot.stop()
+
+
+def chat_digest(settings: Settings) -> Callable[[Session, datetime, datetime], ChatContent]:
+    """How the scheduled digest is drawn for chat: the report of the period, charts attached."""
+    from engagement.cards import ChatContent
+    from reports.digest import build
+    from reports.report import gather
+
+    def draw(session: Session, since: datetime, until: datetime) -> ChatContent:
+        watched = [*settings.watch.brand, *settings.watch.competitors]
+        report = gather(
+            session, since, until, sources=settings.sources.enabled(), watch_terms=watched
+        )
+        days = round((until - since).total_seconds() / 86_400)
+        title = {1: "Daily report", 7: "Weekly report"}.get(days, f"{days}-day report")
+        made = build(report, title)
+        return ChatContent(content=made.content, embed=made.embed, files=made.files)
+
+    return draw
+
+
+@contextmanager
+def _web(settings: Settings, db: Database) -> Iterator[None]:
+    """The dashboard and REST API beside the scheduler when `[web] in_run`; stopped at the end."""
+    if not settings.web.in_run:
+        yield
+        return
+    from socialcrm.cli_web import serve_in_background
+
+    stop = serve_in_background(settings, db)
+    try:
+        yield
+    finally:
+        stop()
 
 
 @app.command()
@@ -184,7 +227,7 @@ def discord(ctx: typer.Context) -> None:
         )
     db = state.database()
     try:
-        run_bot(settings, db, queue.responders_for(settings))
+        run_bot(settings, db, queue.responders_for(settings), chat_digest(settings))
     except DiscordStartError as error:
         raise fail(str(error), code=2) from None
     except KeyboardInterrupt:
@@ -484,4 +527,7 @@ from socialcrm import (  # noqa: E402
     cli_privacy,  # noqa: F401 - customers export|forget; retention purge
     cli_profile,  # noqa: F401 - customers show
     cli_queue,  # noqa: F401 - queue list|show|claim|release|reply|approve|send|note|dismiss|escalate
+    cli_report,  # noqa: F401 - report --since 7d --format html|csv|png --output FILE
+    cli_tokens,  # noqa: F401 - tokens create|list|revoke
+    cli_web,  # noqa: F401 - web; users add|list|disable
 )

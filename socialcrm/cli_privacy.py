@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from crm_sync import outbox, privacy, retention
+from reports.sql import compact_search_index
 from socialcrm.cli import State, _state, app, fail, out
 from socialcrm.cli_customers import customers_app
 from socialcrm.pseudonym import settings_key
@@ -94,6 +95,7 @@ def forget(
     with db.transaction() as session:
         person = _find(state, session, ref)
         forgotten = privacy.forget(session, person, by or getpass.getuser(), connectors)
+        compact_search_index(session)  # the person's words leave the search index now
     _print_forgotten(person, forgotten, connectors)
 
 
@@ -131,7 +133,11 @@ def purge(
     """Delete what is older than the retention settings allow (as the daily job does)."""
     state = _state(ctx)
     settings = state.settings.retention
-    counts = retention.purge(state.database(), settings, dry_run=dry_run)
+    db = state.database()
+    counts = retention.purge(db, settings, dry_run=dry_run)
+    if not dry_run:
+        with db.transaction() as session:
+            compact_search_index(session)
     _print_purge(counts, {rule.name: rule.days for rule in retention.rules(settings)}, dry_run)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -511,3 +513,80 @@ class AuditEntry(Base):
     subject_id: Mapped[str | None] = mapped_column(String(255))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WebUser(Base):
+    """A person who logs in to the dashboard, with a role; the password only as a slow hash."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    # scrypt, with its parameters and salt (socialcrm.web.auth)
+    password_hash: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(16))  # admin | agent | analyst
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A REST API token: only its SHA-256 is stored; scopes say what it may do."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)  # read | write
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ReportDaily(Base):
+    """Mentions per UTC day, source, query and label; kept exact by triggers (migration 0007)."""
+
+    __tablename__ = "report_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    query: Mapped[str] = mapped_column(String(255), primary_key=True)  # "" when none
+    sentiment: Mapped[str] = mapped_column(String(16), primary_key=True)  # "" unlabelled
+    uncertain: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    volume: Mapped[int] = mapped_column(Integer)
+
+
+class ReportIntentDaily(Base):
+    """Mentions per UTC day, source, query and intent (probability >= 0.5); kept by triggers."""
+
+    __tablename__ = "report_intent_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    query: Mapped[str] = mapped_column(String(255), primary_key=True)
+    intent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    volume: Mapped[int] = mapped_column(Integer)
+
+
+# the report queries' indexes (migration 0007), declared here to keep the classes above as they were
+Index("ix_mentions_source_id", Mention.source, Mention.id)
+Index("ix_mentions_matched_query_id", Mention.matched_query, Mention.id)
+Index("ix_tasks_opened_at", Task.opened_at)
+
+# made by migration 0007 outside the models (full-text search): SQLite's FTS5 table and its
+# shadow tables, PostgreSQL's GIN index; schema comparisons and autogenerate must skip them
+UNMANAGED = frozenset(
+    {
+        "mentions_fts",
+        "mentions_fts_data",
+        "mentions_fts_idx",
+        "mentions_fts_docsize",
+        "mentions_fts_config",
+        "ix_mentions_text_fts",
+    }
+)
+
+
+def include_name(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+    """Alembic's `include_name` hook: False for the objects in `UNMANAGED`."""
+    return name not in UNMANAGED

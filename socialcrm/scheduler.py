@@ -24,7 +24,8 @@ from collectors.base import Collector
 from crm_sync import hubspot_pull, outbox, retention
 from crm_sync.connectors import USER_AGENT, Connector, ConnectorError, build_connectors
 from crm_sync.sync import push_profiles
-from engagement import alerts, outcome
+from engagement import alerts, notify, outcome
+from reports.sql import compact_search_index
 from socialcrm import health, pipeline, pseudonym
 from socialcrm.db import Database
 from socialcrm.mention import utcnow
@@ -39,6 +40,7 @@ CRM_PULL_JOB = "crm-pull"
 RETENTION_JOB = "retention"
 ENGAGEMENT_JOB = "engagement"
 SPIKES_JOB = "spikes"
+DIGEST_JOB = "digest"
 ENGAGEMENT_INTERVAL_SECONDS = 60
 HEALTH_INTERVAL_SECONDS = 60
 DEFAULT_ALERT_MINUTES = 120
@@ -53,6 +55,8 @@ class JobSpec:
     seconds: int
     # run once a day at this hour (scheduler time zone) instead of every `seconds` from start
     daily_at_hour: int | None = None
+    # with daily_at_hour: only on this day of the week ("mon" .. "sun")
+    weekday: str | None = None
 
 
 def collect_job_id(source: str) -> str:
@@ -112,6 +116,10 @@ class Jobs:
                 if self.settings.alerts.spikes:
                     minutes = self.settings.alerts.interval_minutes
                     specs.append(JobSpec(SPIKES_JOB, self.spikes, minutes * 60))
+            digest = self.settings.reports
+            if digest.digest != "off":
+                weekday = digest.digest_day if digest.digest == "weekly" else None
+                specs.append(JobSpec(DIGEST_JOB, self.digest, 86_400, digest.digest_hour, weekday))
         return specs
 
     def _collector_job(self, name: str) -> Callable[[], object]:
@@ -202,7 +210,10 @@ class Jobs:
 
     def purge(self) -> dict[str, int]:
         """Delete what is older than the retention settings allow."""
-        return retention.purge(self.db, self.settings.retention)  # it logs what it deleted
+        counts = retention.purge(self.db, self.settings.retention)  # it logs what it deleted
+        with self.db.transaction() as session:
+            compact_search_index(session)  # deleted mentions' words leave the search index
+        return counts
 
     def sweep(self) -> None:
         """SLA warnings and breaches for open tasks; outcomes of answered ones."""
@@ -223,6 +234,15 @@ class Jobs:
             log.warning("incident %d opened: a spike in mentions", incident_id)
         return opened
 
+    def digest(self) -> None:
+        """Queue the report digest of the period just ended for chat."""
+        reports = self.settings.reports
+        until = utcnow()
+        since = until - timedelta(days=7 if reports.digest == "weekly" else 1)
+        with self.db.transaction() as session:
+            notify.queue_digest(session, reports.digest_queue, since, until)
+        log.info("digest of %s to %s queued for chat", since.date(), until.date())
+
     def _wake(self, job_id: str) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.modify_job(job_id, next_run_time=utcnow())
@@ -239,7 +259,8 @@ def _on_event(event: JobExecutionEvent) -> None:
 
 def _when(spec: JobSpec) -> str:
     if spec.daily_at_hour is not None:
-        return f"{spec.id} daily at {spec.daily_at_hour:02d}:00"
+        when = f"on {spec.weekday}" if spec.weekday else "daily"
+        return f"{spec.id} {when} at {spec.daily_at_hour:02d}:00"
     return f"{spec.id} every {spec.seconds} s"
 
 
@@ -262,6 +283,8 @@ def create_scheduler(
     for spec in specs:
         if spec.daily_at_hour is not None:
             trigger: dict[str, Any] = {"trigger": "cron", "hour": spec.daily_at_hour, "minute": 0}
+            if spec.weekday is not None:
+                trigger["day_of_week"] = spec.weekday
         else:
             trigger = {"trigger": "interval", "seconds": spec.seconds, "next_run_time": utcnow()}
         scheduler.add_job(spec.func, id=spec.id, name=spec.id, replace_existing=True, **trigger)

@@ -544,6 +544,30 @@ class AlertsSettings(_Section):
     interval_minutes: int = Field(default=15, ge=1)
 
 
+class ReportsSettings(_Section):
+    """The scheduled digest posted to chat (headline numbers and charts)."""
+
+    digest: Literal["weekly", "daily", "off"] = "weekly"
+    digest_day: Weekday = "mon"
+    digest_hour: int = Field(default=8, ge=0, le=23)
+    digest_queue: str = Field(default="alerts", min_length=1)
+
+
+class WebSettings(_Section):
+    """The web dashboard and REST API (docs/reports.md)."""
+
+    # served inside `socialcrm run` too (`socialcrm web` serves it alone)
+    in_run: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8000, ge=1, le=65535)
+    # cookies marked Secure (HTTPS only): "auto" when the request came over HTTPS (directly or
+    # through a proxy saying X-Forwarded-Proto: https), "always", or "never"
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # analysts see authors pseudonymised (a keyed hash of the handle, no names or profiles)
+    pseudonymise_for_analysts: bool = True
+
+
 class Secrets(BaseSettings):
     """Credentials: only from `SOCIALCRM_*` environment variables or the git-ignored file."""
 
@@ -560,6 +584,10 @@ class Secrets(BaseSettings):
     hubspot_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     pseudonym_key: SecretStr | None = None
+    # signs the dashboard's session cookies (16+ characters)
+    web_secret: SecretStr | None = None
+    # checks the signature of mentions pushed to POST /api/ingest
+    ingest_secret: SecretStr | None = None
 
     def values(self) -> list[str]:
         """Every secret value that is set, for masking in logs."""
@@ -584,6 +612,8 @@ class Settings(_Section):
     engagement: EngagementSettings = EngagementSettings()
     discord: DiscordSettings = DiscordSettings()
     alerts: AlertsSettings = AlertsSettings()
+    web: WebSettings = WebSettings()
+    reports: ReportsSettings = ReportsSettings()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
     base_dir: Path = Field(default=Path("."), exclude=True)
 

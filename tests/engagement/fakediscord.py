@@ -141,8 +141,7 @@ class FakeDiscord:
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
-        raw = await request.read()
-        body = json.loads(raw) if raw else None
+        body = await _body(request)
         self.calls.append(Call(request.method, path, body, dict(request.query)))
         if self._arrived is not None:
             self._arrived.set()
@@ -489,6 +488,18 @@ def button_ids(message: dict[str, Any]) -> list[str]:
         for button in row.get("components") or []
         if "custom_id" in button
     ]
+
+
+async def _body(request: web.Request) -> Any:
+    """A request's JSON; a multipart upload's payload_json with `files`: [(name, size)]."""
+    if request.content_type.startswith("multipart/"):
+        form = await request.post()
+        body = json.loads(str(form["payload_json"]))
+        uploads = [v for k, v in form.items() if k != "payload_json"]
+        body["files"] = [(f.filename, len(f.file.read())) for f in uploads]  # type: ignore[union-attr]
+        return body
+    raw = await request.read()
+    return json.loads(raw) if raw else None
 
 
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -266,3 +266,17 @@ def test_sending_a_slow_reply_does_not_block_the_event_loop(
     with db.transaction() as session:
         state = session.scalar(select(models.Task.state).where(models.Task.id == task_id))
     assert state == "sent"
+
+
+def test_a_digest_posts_its_charts_as_files_and_pings_no_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(100)
+    content = ChatContent(content="Weekly digest", files=(("trend.png", png),))
+    with bot_env(db, monkeypatch) as env:
+        notifier = DiscordNotifier(env.bot, env.harness.loop, timeout=10)
+        notifier.post(str(CHANNEL_ID), content, "digest:1")
+        (sent,) = env.fake.channel_posts(CHANNEL_ID)
+    assert sent["files"] == [("trend.png", len(png))]
+    assert sent["allowed_mentions"] == {"parse": []}
+    assert sent["content"] == "Weekly digest"

@@ -446,3 +446,22 @@ def test_renderer_shows_cards_alerts_and_incidents(db: Database) -> None:
     assert card_post.content.content == f"card {task}"
     assert alert_post.content.content == "source @\u200beveryone down"
     assert incident_post.content.buttons[0].custom_id == f"incident:{incident.id}:ack"
+
+
+def test_a_digest_is_queued_once_and_rendered_when_it_is_sent(db: Database) -> None:
+    until = utcnow()
+    seen: list[tuple[datetime, datetime]] = []
+
+    def digest(session: Session, since: datetime, end: datetime) -> ChatContent:
+        seen.append((since, end))
+        return ChatContent(content="weekly", files=(("trend.png", b"png"),))
+
+    with db.transaction() as session:
+        for _ in range(2):
+            notify.queue_digest(session, "alerts", until - timedelta(days=7), until)
+    render_all = notify.renderer(lambda session, task_id: ChatContent(), digest)
+    notifier = FakeNotifier()
+    result = dispatch(db, notifier, render_all, lambda queue: "333", now=utcnow())
+    assert result == DispatchResult(posted=1)
+    assert seen == [(until - timedelta(days=7), until)]
+    assert notifier.posts[0].content.files == (("trend.png", b"png"),)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -17,7 +20,7 @@ from socialcrm.cli import app
 from socialcrm.db import Database
 from tests.fakes import mention_states
 
-SETTINGS = '[app]\nlog_level = "INFO"\n[sources.demo]\nper_run = 6\n'
+SETTINGS = '[app]\nlog_level = "INFO"\n[sources.demo]\nper_run = 6\n[web]\nin_run = false\n'
 
 
 @pytest.fixture
@@ -122,10 +125,17 @@ def test_help_is_everywhere() -> None:
         assert "Usage" in result.output
 
 
-def _until_ctrl_c(database_url: str, settings: Path, args: list[str], wait_for: str) -> str:
+def _until_ctrl_c(
+    database_url: str,
+    settings: Path,
+    args: list[str],
+    wait_for: str,
+    meanwhile: Callable[[], None] | None = None,
+) -> str:
     """Start `socialcrm ARGS` as a process, read its log until `wait_for`, press Ctrl-C.
 
-    Returns the whole log; fails unless the process then exits 0.
+    `meanwhile` runs before the Ctrl-C. Returns the whole log; fails unless the process then
+    exits 0.
     """
     env = {**os.environ, "SOCIALCRM_DATABASE_URL": database_url}
     command = [sys.executable, "-m", "socialcrm", "--config", str(settings), *args]
@@ -139,6 +149,8 @@ def _until_ctrl_c(database_url: str, settings: Path, args: list[str], wait_for: 
                 seen.append(line)
                 if wait_for in line:
                     break
+            if meanwhile is not None:
+                meanwhile()
             process.send_signal(signal.SIGINT)
             seen.append(process.stderr.read())
             assert process.wait(timeout=60) == 0, "".join(seen)
@@ -199,3 +211,25 @@ def test_run_stops_by_itself_after_stop_after(cli) -> None:  # type: ignore[no-u
     assert result.exit_code == 0, result.output
     assert "sources enabled: none" in result.output
     assert result.output.rstrip().endswith("stopped")
+
+
+def test_run_serves_the_dashboard_beside_the_scheduler(database_url: str, write_settings) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as probe:  # a free port on the loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = SETTINGS.replace("in_run = false", f"in_run = true\nport = {port}")
+    answers: list[int] = []
+
+    def visit() -> None:
+        answers.append(httpx.get(f"http://127.0.0.1:{port}/login", timeout=10).status_code)
+
+    log = _until_ctrl_c(
+        database_url,
+        write_settings(settings),
+        ["run"],
+        wait_for="Application startup complete",
+        meanwhile=visit,
+    )
+    assert f"the dashboard is served on http://127.0.0.1:{port}/" in log
+    assert answers == [200]
+    assert log.rstrip().endswith("stopped")

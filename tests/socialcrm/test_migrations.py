@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, select
 
 from socialcrm.db import Database
-from socialcrm.models import Base
+from socialcrm.models import Base, include_name
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -162,7 +162,9 @@ def _first_revision(db: Database) -> str:
 
 def _differences(db: Database) -> list[Any]:
     with db.engine.connect() as connection:
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        # full-text objects made by hand in a migration are left out, as autogenerate does
+        context = MigrationContext.configure(connection, opts={"include_name": include_name})
+        return compare_metadata(context, Base.metadata)
 
 
 def test_upgrade_from_empty_builds_exactly_the_models(empty_db: Database) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from collectors.base import RateLimitedError, SourceAuthError
 from collectors.demo import DemoCollector
@@ -214,6 +214,7 @@ def test_the_main_job_sweeps_engagement_and_wakes_chat_after_routing(
     made = {job.id: job for job in scheduler.get_jobs()}
     assert made["engagement"].trigger.interval.total_seconds() == 60
     assert made["spikes"].trigger.interval.total_seconds() == 15 * 60
+    assert str(made["digest"].trigger) == "cron[day_of_week='mon', hour='8', minute='0']"
     kicks: list[int] = []
     jobs.on_routed = lambda: kicks.append(1)
     jobs.process()
@@ -223,3 +224,11 @@ def test_the_main_job_sweeps_engagement_and_wakes_chat_after_routing(
     assert kicks == [1]
     jobs.sweep()  # no task is due: nothing raised, nothing fails
     assert jobs.spikes() == []
+    jobs.digest()
+    with db.transaction() as session:
+        (digest,) = session.scalars(select(models.ChatMessage)).all()
+    assert (digest.kind, digest.queue) == ("digest", "alerts")
+    week = datetime.fromisoformat(digest.payload["until"]) - datetime.fromisoformat(
+        digest.payload["since"]
+    )
+    assert week == timedelta(days=7)
