@@ -33,7 +33,7 @@ class MentionFilter:
     customer_id: int | None = None  # mentions by any author linked to this customer
     since: datetime | None = None  # created_at >= since
     until: datetime | None = None  # created_at < until
-    text: str | None = None  # full-text search: every word must occur (prefix match on the last)
+    text: str | None = None  # full-text search: every word must occur, as a whole word
 
     def is_empty(self) -> bool:
         """Whether nothing is filtered."""
@@ -49,8 +49,24 @@ class MentionFilter:
         return params
 
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # before any post; far enough from datetime.min
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # and from datetime.max: windows are doubled
+
+
 def parse_time(value: str | datetime | date, now: datetime | None = None) -> datetime:
     """An aware UTC datetime from ISO text, a date, or a span back from now ("30m", "7d", "2w")."""
+    try:
+        moment = _parse_time(value, now)
+    except OverflowError:
+        moment = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= moment <= LATEST:
+        raise FilterError(
+            f"the time {str(value)[:40]!r} is out of range: give one between 1900 and 9000"
+        )
+    return moment
+
+
+def _parse_time(value: str | datetime | date, now: datetime | None) -> datetime:
     if isinstance(value, datetime):
         return _aware(value)
     if isinstance(value, date):

@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -115,17 +116,23 @@ def _save(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+# names and queries come from the internet: "$...$" in them must stay text, never TeX
+_PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
 def png(report: Report) -> bytes:
     """All panels on one PNG."""
-    figure = Figure(figsize=(14, 9), dpi=100, layout="constrained")
-    figure.suptitle(f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d} (UTC)")
-    for axes, panel in zip(figure.subplots(2, 2).flat, PANELS.values(), strict=True):
-        panel(axes, report)
-    return _save(figure)
+    with rc_context(_PLAIN_TEXT):
+        figure = Figure(figsize=(14, 9), dpi=100, layout="constrained")
+        figure.suptitle(f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d} (UTC)")
+        for axes, panel in zip(figure.subplots(2, 2).flat, PANELS.values(), strict=True):
+            panel(axes, report)
+        return _save(figure)
 
 
 def png_panel(report: Report, name: str) -> bytes:
     """One panel (a key of `PANELS`) as its own PNG."""
-    figure = Figure(figsize=(9, 4.5), dpi=100, layout="constrained")
-    PANELS[name](figure.add_subplot(), report)
-    return _save(figure)
+    with rc_context(_PLAIN_TEXT):
+        figure = Figure(figsize=(9, 4.5), dpi=100, layout="constrained")
+        PANELS[name](figure.add_subplot(), report)
+        return _save(figure)

@@ -7,7 +7,7 @@ reports in `reports.trends`, `reports.responses` and `reports.coverage`, re-expo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -235,7 +235,9 @@ def overview(session: Session, since: datetime, until: datetime) -> Overview:
     uncertain = split.pop("uncertain")
     volume = sum(split.values())
     labelled = volume - split[UNLABELLED]
-    previous = sentiment_split(session, since - (until - since), since)
+    span, floor = until - since, datetime.min.replace(tzinfo=UTC)
+    # the window of equal length before; a very long one starts at the beginning of time
+    previous = sentiment_split(session, since - span if since - floor > span else floor, since)
     previous.pop("uncertain")
     open_tasks = session.scalar(
         select(func.count()).select_from(models.Task).where(models.Task.state.in_(OPEN_STATES))

@@ -572,6 +572,8 @@ class ReportIntentDaily(Base):
 Index("ix_mentions_source_id", Mention.source, Mention.id)
 Index("ix_mentions_matched_query_id", Mention.matched_query, Mention.id)
 Index("ix_tasks_opened_at", Task.opened_at)
+# a mention page shows its thread: the thread's mentions by source and thread id
+Index("ix_mentions_source_thread_id", Mention.source, Mention.thread_id)
 
 # made by migration 0007 outside the models (full-text search): SQLite's FTS5 table and its
 # shadow tables, PostgreSQL's GIN index; schema comparisons and autogenerate must skip them

@@ -630,6 +630,11 @@ class Settings(_Section):
         missing = [name for name, is_missing in needed.items() if is_missing]
         if missing:
             raise ValueError(f"set {missing[0]} (in the environment or secrets.env)")
+        ingest = secrets.ingest_secret
+        if ingest is not None and len(ingest) < MIN_PSEUDONYM_KEY:
+            raise ValueError(
+                f"SOCIALCRM_INGEST_SECRET is too short: use {MIN_PSEUDONYM_KEY}+ random characters"
+            )
         key = secrets.pseudonym_key
         if self.privacy.pseudonymise_authors and key and len(key) < MIN_PSEUDONYM_KEY:
             raise ValueError(

@@ -57,7 +57,7 @@ Search = Annotated[
     Query(
         max_length=filters.MAX_TEXT,
         pattern=NO_NUL,
-        description="Full-text search: every word must occur (the last one as a prefix).",
+        description="Full-text search: every word must occur, as a whole word.",
     ),
 ]
 

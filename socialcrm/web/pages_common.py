@@ -8,17 +8,19 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import quote
 
 import jinja2
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
 from socialcrm.pseudonym import keyed_hash
+from socialcrm.web.api_models import MAX_ID
 from socialcrm.web.auth import Role, Viewer, active_viewer, pseudonym_key
 from socialcrm.web.deps import db_of, settings_of
 from socialcrm.web.pages_session import CSRF_FIELD, csrf_ok, csrf_token
@@ -176,3 +178,8 @@ class People:
     def plain(self, value: str | None) -> str | None:
         """A value that names someone (display name, profile or post link): None when hidden."""
         return None if self.hidden else value
+
+
+# ids in paths and cursors fit the database's 64-bit ids; anything larger is a 422, not a 500
+PageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+Cursor = Annotated[int, Query(ge=0, le=MAX_ID)]

@@ -19,7 +19,17 @@ from socialcrm import models
 from socialcrm.mention import utcnow
 from socialcrm.web.auth import Viewer
 from socialcrm.web.deps import db_of, settings_of
-from socialcrm.web.pages_common import ADMIN, STAFF, back, field, flash, form_of, render
+from socialcrm.web.pages_common import (
+    ADMIN,
+    STAFF,
+    Cursor,
+    PageId,
+    back,
+    field,
+    flash,
+    form_of,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 PAGE: Final = 50
@@ -29,7 +39,7 @@ Form = Annotated[FormData, Depends(form_of)]
 
 
 @router.get("/customers", response_class=HTMLResponse)
-def customers_page(request: Request, who: Staff, q: str = "", after: int = 0) -> Response:
+def customers_page(request: Request, who: Staff, q: str = "", after: Cursor = 0) -> Response:
     """Customers by id, narrowed by name, email, CRM id or a linked handle; keyset pages."""
     customer = models.Customer
     query = (
@@ -63,7 +73,7 @@ def _like_escaped(text: str) -> str:
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
-def customer_page(request: Request, customer_id: int, who: Staff) -> Response:
+def customer_page(request: Request, customer_id: PageId, who: Staff) -> Response:
     """The enriched profile: identities, linked accounts, figures, topics and the history."""
     settings = settings_of(request)
     with db_of(request).transaction() as session:
@@ -75,7 +85,7 @@ def customer_page(request: Request, customer_id: int, who: Staff) -> Response:
 
 
 @router.post("/customers/{customer_id}/export")
-def export(request: Request, customer_id: int, who: Admin, form: Form) -> Response:
+def export(request: Request, customer_id: PageId, who: Admin, form: Form) -> Response:
     """Everything held about the customer, as a JSON download (the export is audited)."""
     with db_of(request).transaction() as session:
         person = _person(session, customer_id)
@@ -95,7 +105,7 @@ def export(request: Request, customer_id: int, who: Admin, form: Form) -> Respon
 
 
 @router.post("/customers/{customer_id}/forget")
-def forget(request: Request, customer_id: int, who: Admin, form: Form) -> Response:
+def forget(request: Request, customer_id: PageId, who: Admin, form: Form) -> Response:
     """Erase everything held about the customer and tell the CRM; asks for "forget" typed in."""
     if field(form, "confirm").strip().lower() != "forget":
         flash(request, 'Nothing was erased: type "forget" to confirm.', "error")

@@ -20,7 +20,7 @@ from socialcrm import models
 from socialcrm.settings import Settings
 from socialcrm.web.auth import Viewer
 from socialcrm.web.deps import db_of, settings_of
-from socialcrm.web.pages_common import ANYONE, People, render
+from socialcrm.web.pages_common import ANYONE, Cursor, PageId, People, render
 from socialcrm.web.pages_queue import task_context
 
 router = APIRouter(include_in_schema=False)
@@ -75,7 +75,7 @@ class Filters:
 
 @router.get("/mentions", response_class=HTMLResponse)
 def mentions_page(
-    request: Request, who: Anyone, filters: Annotated[Filters, Depends()], after: int = 0
+    request: Request, who: Anyone, filters: Annotated[Filters, Depends()], after: Cursor = 0
 ) -> Response:
     """Mentions matching the filters, newest first, a page at a time."""
     people = People(request, who)
@@ -185,7 +185,7 @@ def csv_cell(value: Any) -> Any:
 
 
 @router.get("/mentions/{mention_id}", response_class=HTMLResponse)
-def mention_page(request: Request, mention_id: int, who: Anyone) -> Response:
+def mention_page(request: Request, mention_id: PageId, who: Anyone) -> Response:
     """One mention: the post, its author and labels, its thread, and its task's actions."""
     people = People(request, who)
     settings = settings_of(request)

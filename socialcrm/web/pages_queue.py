@@ -17,7 +17,7 @@ from socialcrm import models
 from socialcrm.settings import Settings
 from socialcrm.web.auth import Viewer
 from socialcrm.web.deps import db_of, settings_of
-from socialcrm.web.pages_common import STAFF, back, field, flash, form_of, render
+from socialcrm.web.pages_common import STAFF, PageId, back, field, flash, form_of, render
 
 router = APIRouter(include_in_schema=False)
 LIST_LIMIT: Final = 100
@@ -49,7 +49,7 @@ def queue_page(request: Request, who: Staff, mine: bool = False, queue_name: str
 
 
 @router.get("/queue/{task_id}", response_class=HTMLResponse)
-def task_page(request: Request, task_id: int, who: Staff) -> Response:
+def task_page(request: Request, task_id: PageId, who: Staff) -> Response:
     """One task: the post, its conversation, the draft, notes, and what can be done next."""
     settings, db = settings_of(request), db_of(request)
     with db.transaction() as session:
@@ -159,7 +159,7 @@ ACTIONS: Final[dict[str, Action]] = {
 
 
 @router.post("/queue/{task_id}/{action}")
-def act(request: Request, task_id: int, action: str, who: Staff, form: Form) -> Response:
+def act(request: Request, task_id: PageId, action: str, who: Staff, form: Form) -> Response:
     """Do one queue action as `web:<name>`; say what happened (or why not) on the task's page."""
     do = ACTIONS.get(action)
     if do is None:

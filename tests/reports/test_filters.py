@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from reports import queries
 from reports.filters import FilterError, MentionFilter, parse, parse_time, parse_window
+from socialcrm.db import Database
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -83,3 +85,15 @@ def test_parse_window_defaults_to_the_last_30_days() -> None:
     assert parse_window("7d", "", now=NOW) == (NOW - timedelta(days=7), NOW)
     with pytest.raises(FilterError):
         parse_window("2026-04-01", None, now=NOW)
+
+
+@pytest.mark.parametrize("value", ["99999w", "0001-01-01T00:00:00+05:00", "9999-12-31"])
+def test_a_time_beyond_any_window_is_a_one_line_error_not_an_overflow(value: str) -> None:
+    with pytest.raises(FilterError, match="out of range: give one between 1900 and 9000"):
+        parse_time(value, NOW)
+
+
+def test_the_longest_window_still_has_a_period_before_it(db: Database) -> None:
+    since, until = parse_window("1900-01-01", "8999-12-31", NOW)
+    with db.transaction() as session:
+        assert queries.overview(session, since, until)["previous_volume"] == 0

@@ -185,6 +185,7 @@ def test_an_unknown_key_in_the_secrets_file_is_named_and_the_value_hidden(
             {"SOCIALCRM_PSEUDONYM_KEY": "short"},
             "SOCIALCRM_PSEUDONYM_KEY is too short",
         ),
+        ("", {"SOCIALCRM_INGEST_SECRET": "short"}, "SOCIALCRM_INGEST_SECRET is too short"),
         (
             '[discord]\nenabled = true\ndefault_channel = "123456789012345678"\n'
             'guild_id = "123456789012345679"\n',
