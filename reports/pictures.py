@@ -116,13 +116,10 @@ def _save(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-# names and queries come from the internet: "$...$" in them must stay text, never TeX
-_PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
-
-
 def png(report: Report) -> bytes:
     """All panels on one PNG."""
-    with rc_context(_PLAIN_TEXT):
+    # names and queries come from the internet: "$...$" in them must stay text, never TeX
+    with rc_context({"text.parse_math": False, "text.usetex": False}):
         figure = Figure(figsize=(14, 9), dpi=100, layout="constrained")
         figure.suptitle(f"{report.since:%Y-%m-%d} to {report.until:%Y-%m-%d} (UTC)")
         for axes, panel in zip(figure.subplots(2, 2).flat, PANELS.values(), strict=True):
@@ -132,7 +129,7 @@ def png(report: Report) -> bytes:
 
 def png_panel(report: Report, name: str) -> bytes:
     """One panel (a key of `PANELS`) as its own PNG."""
-    with rc_context(_PLAIN_TEXT):
+    with rc_context({"text.parse_math": False, "text.usetex": False}):  # text, never TeX
         figure = Figure(figsize=(9, 4.5), dpi=100, layout="constrained")
         PANELS[name](figure.add_subplot(), report)
         return _save(figure)
