@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -20,6 +22,7 @@ from socialcrm.web.app import create_app
 from socialcrm.web.auth import ROLES, UserError, add_user, disable_user, list_users
 
 log = logging.getLogger(__name__)
+START_TIMEOUT = 10.0  # seconds to wait for the dashboard to bind in `socialcrm run`
 users_app = typer.Typer(help="Dashboard users: add, list, disable.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 
@@ -51,9 +54,21 @@ def server(
 def serve_in_background(settings: Settings, db: Database) -> Callable[[], None]:
     """Serve the dashboard in a daemon thread (for `socialcrm run`); returns what stops it."""
     running = server(settings, db)
-    thread = threading.Thread(target=running.run, name="web", daemon=True)
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind: said below
+            running.run()
+
+    thread = threading.Thread(target=serve, name="web", daemon=True)
     thread.start()
-    log.info("the dashboard is served on http://%s:%s/", settings.web.host, settings.web.port)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not running.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)  # uvicorn binds in its thread: say whether it could
+    where = f"http://{settings.web.host}:{settings.web.port}/"
+    if running.started:
+        log.info("the dashboard is served on %s", where)
+    else:
+        log.error("the dashboard could not start on %s (is the port taken? see [web])", where)
 
     def stop() -> None:
         running.should_exit = True
