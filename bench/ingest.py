@@ -23,18 +23,17 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import delete
 
 from collectors.files import FileImportCollector, Format
 from socialcrm import models, pipeline
-from socialcrm.db import Database, normalise_url
+from socialcrm.db import Database, scratch_schema
 
 PG_ENV = "SOCIALCRM_TEST_DATABASE_URL"
 FIELDS = ("id", "text", "created_at", "author", "author_name", "query")
@@ -153,29 +152,6 @@ def in_child(url: str, path: Path, fmt: Format, count: int) -> tuple[Timing, Tim
         return pool.submit(run, url, path, fmt, count).result()
 
 
-def postgres_schema(base: str) -> tuple[str, str]:
-    """Create a fresh schema; return it and a URL whose search_path is it."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base))
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
-    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, url.render_as_string(hide_password=False)
-
-
-def drop_schema(base: str, schema: str) -> None:
-    """Drop the schema made for the run, with everything in it."""
-    admin = create_engine(normalise_url(base))
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
-
-
 def describe(name: str, first: Timing, again: Timing, rss_kib: int) -> tuple[str, str]:
     """The two lines of figures of one database."""
     return (
@@ -212,12 +188,9 @@ def main() -> int:
         print(*describe("sqlite", *in_child(sqlite_url, path, args.fmt, args.count)), sep="\n")
 
         if args.postgres:
-            schema, url = postgres_schema(args.postgres)
-            try:
+            with scratch_schema(args.postgres, "bench") as url:
                 figures = in_child(url, path, args.fmt, args.count)
                 print(*describe("postgresql", *figures), sep="\n")
-            finally:
-                drop_schema(args.postgres, schema)
         else:
             print(f"postgresql: skipped (pass --postgres URL or set {PG_ENV})")
     return 0

@@ -23,7 +23,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +30,11 @@ from pathlib import Path
 # this folder comes first on sys.path, and its nlp.py would shadow the nlp package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import create_engine, text  # noqa: E402
 
 from crm_sync.customer_import import import_records  # noqa: E402
 from crm_sync.stage import LinkStage  # noqa: E402
 from socialcrm import storage  # noqa: E402
-from socialcrm.db import Database, normalise_url  # noqa: E402
+from socialcrm.db import Database, scratch_schema  # noqa: E402
 from socialcrm.mention import Author, Cursor, Mention, MentionState, Page  # noqa: E402
 from socialcrm.pipeline import Stage, run_stage  # noqa: E402
 from socialcrm.settings import Settings  # noqa: E402
@@ -166,18 +164,9 @@ def main() -> None:
             print(f"SQLite, {args.customers:,} customers, {args.mentions:,} mentions")
             run(f"sqlite:///{Path(folder) / 'bench.db'}", args.customers, args.mentions)
         return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(args.postgres))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = normalise_url(args.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_schema(args.postgres, "bench") as url:
         print(f"PostgreSQL, {args.customers:,} customers, {args.mentions:,} mentions")
-        run(url.render_as_string(hide_password=False), args.customers, args.mentions)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        run(url, args.customers, args.mentions)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select
 
 # run as a script, this file's folder is first on sys.path and its name shadows the package it
 # measures: take the folder off before importing `reports`
@@ -40,7 +40,7 @@ from reports import charts, queries  # noqa: E402
 from reports.filters import MentionFilter  # noqa: E402
 from reports.report import gather  # noqa: E402
 from socialcrm import models  # noqa: E402
-from socialcrm.db import Database, normalise_url  # noqa: E402
+from socialcrm.db import Database, create_schema, drop_schema, schema_url  # noqa: E402
 
 PG_ENV = "SOCIALCRM_TEST_DATABASE_URL"
 NOW = datetime(2026, 11, 20, 13, 37, tzinfo=UTC)
@@ -289,29 +289,6 @@ def measure(db: Database, repeat: int, seed: int) -> dict[str, float]:
     return {label: timed(label, in_session(work), repeat)[1] for label, work in cases}
 
 
-def postgres_schema(base: str, name: str | None) -> tuple[str, str]:
-    """A schema (new, or `name` if it exists) and a URL whose search_path is it."""
-    schema = name or f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base))
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    finally:
-        admin.dispose()
-    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    return schema, url.render_as_string(hide_password=False)
-
-
-def drop_schema(base: str, schema: str) -> None:
-    """Drop the schema made for the run."""
-    admin = create_engine(normalise_url(base))
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
-
-
 def bench(name: str, url: str, args: argparse.Namespace) -> dict[str, float]:
     """Load (unless already loaded) and measure one database."""
     db = Database(url)
@@ -354,7 +331,10 @@ def main() -> int:
             path = args.sqlite_file or Path(tmp) / "reports.db"
             results["sqlite"] = bench("sqlite", f"sqlite:///{path}", args)
     if args.postgres:
-        schema, url = postgres_schema(args.postgres, args.pg_schema)
+        # a named schema is loaded once and reused (with --keep); otherwise a fresh one
+        schema = args.pg_schema or f"bench_{uuid.uuid4().hex[:12]}"
+        create_schema(args.postgres, schema, exist_ok=True)
+        url = schema_url(args.postgres, schema)
         try:
             results["postgresql"] = bench("postgresql", url, args)
         finally:

@@ -20,7 +20,6 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from pathlib import Path
 # this folder comes first on sys.path, and its nlp.py would shadow the nlp package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import create_engine, func, insert, select, text, update  # noqa: E402
+from sqlalchemy import func, insert, select, update  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from engagement import notify  # noqa: E402
@@ -36,7 +35,7 @@ from engagement.cards import ChatContent, task_card  # noqa: E402
 from engagement.stage import RouteStage  # noqa: E402
 from engagement.views import task_view  # noqa: E402
 from socialcrm import models, storage  # noqa: E402
-from socialcrm.db import Database, normalise_url  # noqa: E402
+from socialcrm.db import Database, scratch_schema  # noqa: E402
 from socialcrm.mention import Author, Cursor, Mention, MentionState, Page  # noqa: E402
 from socialcrm.pipeline import Stage, run_stage  # noqa: E402
 from socialcrm.settings import Settings  # noqa: E402
@@ -169,18 +168,9 @@ def main() -> None:
             print(f"SQLite, {args.mentions:,} + {args.mentions:,} mentions")
             run(f"sqlite:///{Path(folder) / 'bench.db'}", args.mentions)
         return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(args.postgres))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = normalise_url(args.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
+    with scratch_schema(args.postgres, "bench") as url:
         print(f"PostgreSQL, {args.mentions:,} + {args.mentions:,} mentions")
-        run(url.render_as_string(hide_password=False), args.mentions)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        run(url, args.mentions)
 
 
 if __name__ == "__main__":

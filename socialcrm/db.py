@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -38,6 +39,44 @@ def normalise_url(raw: str) -> URL:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     return url
+
+
+def schema_url(base: str, schema: str) -> str:
+    """A PostgreSQL URL like `base` whose search_path is `schema` (with its password, if any)."""
+    url = normalise_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+def create_schema(base: str, schema: str, exist_ok: bool = False) -> None:
+    """Create a PostgreSQL schema (for tests and benchmarks that must not share one)."""
+    admin = create_engine(normalise_url(base))
+    try:
+        with admin.begin() as connection:
+            exists = "IF NOT EXISTS " if exist_ok else ""
+            connection.execute(text(f'CREATE SCHEMA {exists}"{schema}"'))
+    finally:
+        admin.dispose()
+
+
+def drop_schema(base: str, schema: str) -> None:
+    """Drop a PostgreSQL schema with everything in it."""
+    admin = create_engine(normalise_url(base))
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def scratch_schema(base: str, prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test or benchmark run: yields its URL, then drops it."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create_schema(base, schema)
+    try:
+        yield schema_url(base, schema)
+    finally:
+        drop_schema(base, schema)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
