@@ -43,20 +43,6 @@ class Intent(StrEnum):
     SPAM = "spam"
 
 
-class TaskState(StrEnum):
-    """Where a task stands (engagement.states)."""
-
-    NEW = "new"
-    NOTIFIED = "notified"
-    CLAIMED = "claimed"
-    DRAFTED = "drafted"
-    APPROVED = "approved"
-    SENT = "sent"
-    DISMISSED = "dismissed"
-    ESCALATED = "escalated"
-    REOPENED = "reopened"
-
-
 class AuthorOut(Model):
     """Who wrote a mention, as the platform names them."""
 

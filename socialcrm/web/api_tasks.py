@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from engagement import queue
 from engagement.states import OPEN
+from engagement.states import State as TaskState
 from socialcrm import models
 from socialcrm.db import Database
 from socialcrm.web import tokens
 from socialcrm.web.api_auth import Reader, Writer
 from socialcrm.web.api_mentions import load
-from socialcrm.web.api_models import Error, NoteOut, TaskDetail, TaskOut, TaskPage, TaskState
+from socialcrm.web.api_models import Error, NoteOut, TaskDetail, TaskOut, TaskPage
 from socialcrm.web.api_params import (
     AUTH_ERRORS,
     DEFAULT_LIMIT,
