@@ -121,17 +121,21 @@ def examples_folder(options: NlpSettings, settings: Settings | None = None) -> P
 def build(options: NlpSettings, settings: Settings | None = None) -> Classifier:
     """Load the encoder, overlay the artifact, fit the few-shot heads; seconds, not minutes."""
     hub = HubSentiment.load(options.sentiment_model) if options.sentiment_model else None
-    folder = model_folder(options, settings)
+    scorer = load_scorer(model_folder(options, settings))
+    few_shot = fit_few_shot(scorer, examples_folder(options, settings))
+    classifier = Classifier(scorer, few_shot, options, hub)
+    log.info("model %s loaded (bf16=%s)", classifier.model, scorer.bf16)
+    return classifier
+
+
+def load_scorer(folder: Path) -> Scorer:
+    """The trained network and bag-of-words model of the artifact in `folder`, laid on its base."""
     meta = read_meta(folder)
     tokenizer, encoder = load_base(meta.base)
     net = MultiTaskNet(encoder)
     tensors = load_into(net, folder)
     net.eval()
-    scorer = Scorer(net, tokenizer, meta, LexicalModel.from_tensors(tensors), bf16_supported())
-    few_shot = fit_few_shot(scorer, examples_folder(options, settings))
-    classifier = Classifier(scorer, few_shot, options, hub)
-    log.info("model %s loaded (bf16=%s)", classifier.model, scorer.bf16)
-    return classifier
+    return Scorer(net, tokenizer, meta, LexicalModel.from_tensors(tensors), bf16_supported())
 
 
 def fit_few_shot(scorer: Scorer, folder: Path) -> dict[str, LinearHead]:

@@ -8,11 +8,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+import emoji
 
 from nlp.labels import ACT_LABELS
 
 _USER = re.compile(r"(?<![\w@])@[\w.@-]+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
+# characters that may start an emoji: a cheap test before the emoji package's slower scan
+_EMOJI_HINT = re.compile("[\u00a9\u00ae\u203c-\u3299\U0001f000-\U0001faff]")
+_SPACES = re.compile(r"\s{2,}")
 
 
 class DataError(RuntimeError):
@@ -20,8 +26,26 @@ class DataError(RuntimeError):
 
 
 def normalise(text: str) -> str:
-    """The text as the model saw it in training: handles become @user, links become http."""
-    return _URL.sub("http", _USER.sub("@user", text)).strip()
+    """The text as the model saw it in training: handles become @user, links become http,
+    emoji become their names."""
+    return demojize(_URL.sub("http", _USER.sub("@user", text))).strip()
+
+
+def demojize(text: str) -> str:
+    """Emoji as words ("😡" -> "enraged face").
+
+    The encoder's vocabulary has no emoji (each would be [UNK], so "love it 😍" and "love it 😡"
+    would read alike), but it knows their names; the training tweets hold none, so this changes
+    nothing the model learnt and only lets it read emoji in live posts.
+    """
+    if not _EMOJI_HINT.search(text):
+        return text
+    named = emoji.replace_emoji(text, replace=_emoji_name)
+    return _SPACES.sub(" ", named)
+
+
+def _emoji_name(_chars: str, data: dict[str, str]) -> str:
+    return " " + data["en"].strip(":").replace("_", " ") + " "
 
 
 @dataclass(frozen=True)
@@ -31,6 +55,8 @@ class Example:
     text: str
     task: str
     label: int
+    # a teacher's probabilities over the classes (self-training); `label` is then their argmax
+    soft: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +109,20 @@ def emotion_as_sentiment(root: Path) -> list[Example]:
     ]
 
 
+# TweetEval tasks whose tweets are read as unlabelled sentiment text (their labels are not used)
+UNLABELLED_TASKS = ("offensive", "hate", "irony")
+
+
+def unlabelled_tweets(root: Path) -> list[str]:
+    """Tweets of the other TweetEval training sets, as text without sentiment labels."""
+    return [
+        text
+        for task in UNLABELLED_TASKS
+        for text in _lines(root / "tweeteval" / task / "train_text.txt")
+        if text.strip()
+    ]
+
+
 def complaints(root: Path) -> list[Example]:
     """Tweets to customer-service accounts, complaint 1/0."""
     return [
@@ -126,7 +166,10 @@ def hold_out(examples: Sequence[Example], size: int, seed: int) -> Split:
     return Split(train, dev)
 
 
-def sample(examples: Sequence[Example], limit: int | None, seed: int) -> list[Example]:
+T = TypeVar("T")
+
+
+def sample(examples: Sequence[T], limit: int | None, seed: int) -> list[T]:
     """At most `limit` examples, drawn with a seed (all of them when `limit` is None)."""
     if limit is None or limit >= len(examples):
         return list(examples)

@@ -36,12 +36,15 @@ from nlp.network import (
     MultiTaskNet,
     file_sha256,
     freeze_below,
+    read_meta,
     round_as_stored,
     save,
 )
+from nlp.scoring import sentiment_probs
 
 log = logging.getLogger(__name__)
 
+DISTIL = "distil"  # the task of teacher-labelled tweets: soft targets for the sentiment head
 Report = Callable[[str], None]
 
 
@@ -73,12 +76,23 @@ class TrainConfig:
     intent_repeat: int = 3
     limit: int | None = None  # at most this many examples per task (quick runs, tests)
     feedback: list[Example] = field(default_factory=list)
+    # Self-training: a trained artifact whose sentiment probabilities on the unlabelled tweets
+    # (data.unlabelled_tweets) become soft targets, seen once per epoch.
+    teacher: Path | None = None
 
     def recorded(self) -> dict[str, Any]:
         """The settings worth writing down beside the weights."""
-        skip = {"data_dir", "output", "feedback", "name", "version", "base"}
+        skip = {"data_dir", "output", "feedback", "name", "version", "base", "teacher"}
         values = {k: v for k, v in asdict(self).items() if k not in skip}
-        return {**values, "feedback_examples": len(self.feedback)}
+        return {**values, "feedback_examples": len(self.feedback), "teacher": self.teacher_name}
+
+    @property
+    def teacher_name(self) -> str | None:
+        """The teacher artifact's name@version, as recorded (its path is the machine's own)."""
+        if self.teacher is None:
+            return None
+        meta = read_meta(self.teacher)
+        return f"{meta.name}@{meta.version}"
 
 
 def corpus(cfg: TrainConfig) -> dict[str, Split]:
@@ -107,6 +121,23 @@ def corpus(cfg: TrainConfig) -> dict[str, Split]:
     return splits
 
 
+def distillation(cfg: TrainConfig, report: Report) -> list[Example]:
+    """The unlabelled tweets with the teacher's calibrated sentiment probabilities as targets."""
+    if cfg.teacher is None:
+        return []
+    from nlp.classifier import load_scorer
+
+    texts = data.sample(data.unlabelled_tweets(cfg.data_dir), cfg.limit, cfg.seed)
+    report(f"labelling {len(texts)} unlabelled tweets with the teacher {cfg.teacher_name}")
+    teacher = load_scorer(cfg.teacher)
+    logits = teacher.logits([data.normalise(t) for t in texts])["sentiment"]
+    probs = sentiment_probs(logits, teacher.meta).tolist()
+    return [
+        Example(t, DISTIL, max(range(3), key=p.__getitem__), tuple(p))
+        for t, p in zip(texts, probs, strict=True)
+    ]
+
+
 def batches(examples: Sequence[Example], size: int, rng: random.Random) -> list[list[Example]]:
     """Single-task batches of similar lengths, in random order."""
     by_task: dict[str, list[Example]] = {}
@@ -122,12 +153,15 @@ def batches(examples: Sequence[Example], size: int, rng: random.Random) -> list[
     return out
 
 
-def epoch_examples(splits: dict[str, Split], cfg: TrainConfig) -> list[Example]:
-    """One epoch: all sentiment examples, the small intent sets repeated, staff corrections."""
+def epoch_examples(
+    splits: dict[str, Split], cfg: TrainConfig, distilled: Sequence[Example] = ()
+) -> list[Example]:
+    """One epoch: all sentiment examples, the small intent sets repeated, staff corrections,
+    and the teacher-labelled tweets once."""
     out = list(splits["sentiment"].train)
     for task in ("complaint", "act", "spam"):
         out += splits[task].train * cfg.intent_repeat
-    return out + cfg.feedback * cfg.intent_repeat
+    return out + cfg.feedback * cfg.intent_repeat + list(distilled)
 
 
 def sentiment_weights(examples: Sequence[Example]) -> torch.Tensor:
@@ -142,9 +176,11 @@ def sentiment_weights(examples: Sequence[Example]) -> torch.Tensor:
 def loss_of(
     logits: dict[str, torch.Tensor], task: str, labels: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
-    """The loss of one single-task batch."""
+    """The loss of one single-task batch (soft targets for the teacher-labelled tweets)."""
     if task == "sentiment":
         return F.cross_entropy(logits[task], labels, weight=weights)
+    if task == DISTIL:
+        return F.cross_entropy(logits["sentiment"], labels)
     if task == "act":
         return F.cross_entropy(logits[task], labels)
     return F.binary_cross_entropy_with_logits(logits[task], labels.float())
@@ -176,6 +212,13 @@ class Averager:
                 param.copy_(weights[name])
 
 
+def targets(batch: Sequence[Example]) -> torch.Tensor:
+    """Class indices, or the teacher's probabilities for a batch of teacher-labelled tweets."""
+    if batch[0].soft is not None:
+        return torch.tensor([e.soft for e in batch])
+    return torch.tensor([e.label for e in batch])
+
+
 def val_macro_recall(net: MultiTaskNet, tokenizer: Any, val: Sequence[Example]) -> float:
     """Sentiment macro-recall on the validation examples, for choosing among checkpoints."""
     texts = [data.normalise(e.text) for e in val]
@@ -191,6 +234,7 @@ def fit(
     cfg: TrainConfig,
     seed: int,
     report: Report,
+    distilled: Sequence[Example] = (),
 ) -> str:
     """Train the unfrozen layers and the heads; keep the checkpoint best on validation.
 
@@ -200,7 +244,7 @@ def fit(
     from transformers import get_linear_schedule_with_warmup
 
     rng = random.Random(seed)
-    examples = epoch_examples(splits, cfg)
+    examples = epoch_examples(splits, cfg, distilled)
     weights = sentiment_weights(examples)
     params = [p for p in net.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -215,7 +259,7 @@ def fit(
         net.train()
         for batch in batches(examples, cfg.batch_size, rng):
             inputs = tokenize(tokenizer, [data.normalise(e.text) for e in batch])
-            labels = torch.tensor([e.label for e in batch])
+            labels = targets(batch)
             with fast_math(bf16):
                 loss = loss_of(net(inputs), batch[0].task, labels, weights)
             loss.backward()
@@ -242,10 +286,11 @@ def fit(
 
 def train(cfg: TrainConfig, report: Report = print) -> Meta:
     """Train, calibrate on held-out data, evaluate, and write the artifact to `cfg.output`."""
+    distilled = distillation(cfg, report)  # before seeding: loading a teacher draws no numbers
     torch.manual_seed(cfg.seed)
     splits = corpus(cfg)
     val = data.tweeteval(cfg.data_dir, "val")
-    members = [train_member(cfg, splits, val, k, report) for k in range(cfg.members)]
+    members = [train_member(cfg, splits, val, k, report, distilled) for k in range(cfg.members)]
     return assemble(cfg, splits, val, members, report)
 
 
@@ -288,7 +333,12 @@ Member = tuple[MultiTaskNet, Any, list[str], str]
 
 
 def train_member(
-    cfg: TrainConfig, splits: dict[str, Split], val: list[Example], k: int, report: Report
+    cfg: TrainConfig,
+    splits: dict[str, Split],
+    val: list[Example],
+    k: int,
+    report: Report,
+    distilled: Sequence[Example] = (),
 ) -> Member:
     """The network trained with seed `cfg.seed + k`, rounded as stored: (net, tokenizer, the
     trained layer prefixes, the checkpoint chosen)."""
@@ -298,7 +348,7 @@ def train_member(
     tokenizer, encoder = load_base(cfg.base)
     net = MultiTaskNet(encoder)
     prefixes = freeze_below(net, cfg.first_trained_layer)
-    chosen = fit(net, tokenizer, splits, val, cfg, cfg.seed + k, report)
+    chosen = fit(net, tokenizer, splits, val, cfg, cfg.seed + k, report, distilled)
     round_as_stored(net)
     return net, tokenizer, prefixes, chosen
 

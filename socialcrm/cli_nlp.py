@@ -143,11 +143,19 @@ def train(
         bool,
         typer.Option("--with-feedback", help="Also learn from staff corrections in the database."),
     ] = False,
+    teacher: Annotated[
+        Path | None,
+        typer.Option(
+            help="A trained model folder whose sentiment probabilities on unlabelled tweets "
+            "(the other TweetEval sets) are learnt as soft targets (self-training)."
+        ),
+    ] = None,
 ) -> None:
     """Fine-tune on the labelled data (and staff corrections), calibrate, evaluate, save."""
     from nlp import feedback
     from nlp.data import DataError
     from nlp.encoder import ModelNotFoundError
+    from nlp.network import ArtifactError
     from nlp.train import TrainConfig
     from nlp.train import train as run_training
 
@@ -168,9 +176,12 @@ def train(
         limit=limit,
         members=members,
         feedback=corrections,
+        teacher=teacher,
     )
     try:
         meta = run_training(cfg, report=lambda line: err.print(line, highlight=False, markup=False))
+    except ArtifactError as error:
+        raise fail(f"{error} (--teacher must name a folder written by nlp train)", 2) from None
     except (DataError, ModelNotFoundError) as error:
         raise fail(
             f"{error} (pass --data DIR: the folder holding tweeteval/, complaints/, ...)",

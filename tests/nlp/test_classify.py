@@ -75,6 +75,13 @@ def test_labels_of_clear_cases(tmp_path: Path) -> None:
     assert rows[4]["needs_reply"] > 0.5
 
 
+def test_emoji_are_read_by_their_names(classifier: Classifier) -> None:
+    # the encoder's vocabulary has no emoji: read as [UNK], these two would score alike
+    angry, delighted = classifier.classify(["the new update 😡😡", "the new update 😍😍"])
+    assert angry.sentiment == "negative"
+    assert delighted.sentiment == "positive"
+
+
 def test_other_languages_are_marked_and_not_labelled(tmp_path: Path) -> None:
     rows = run_classify(tmp_path, TEXTS)
     assert (rows[2]["lang"], rows[5]["lang"]) == ("de", "fr")

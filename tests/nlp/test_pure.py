@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from nlp import calibrate, metrics
+from nlp.data import normalise
 from nlp.encoder import ModelNotFoundError
 from nlp.feedback import to_examples
 from nlp.hub import label_order
@@ -117,3 +118,11 @@ def test_the_lexical_model_learns_words_and_survives_saving() -> None:
     # weights are stored in fp16: the same decisions, probabilities within rounding
     assert torch.allclose(restored.log_probs(texts)["sentiment"], log_probs, atol=1e-2)
     assert LexicalModel.from_tensors({}) is None
+
+
+def test_normalise_names_emoji_and_hides_handles_and_links() -> None:
+    text = "@bob the app 😡😡 crashed again https://x.example/a ™"
+    assert (
+        normalise(text) == "@user the app enraged face enraged face crashed again http trade mark"
+    )
+    assert normalise("plain words, no emoji") == "plain words, no emoji"

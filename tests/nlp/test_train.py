@@ -13,9 +13,9 @@ import pytest
 import torch
 from typer.testing import CliRunner, Result
 
-from nlp.data import Example
+from nlp.data import UNLABELLED_TASKS, Example
 from nlp.network import META_FILE, WEIGHTS_FILE, MultiTaskNet, freeze_below
-from nlp.train import TrainConfig, corpus, epoch_examples, soup
+from nlp.train import DISTIL, TrainConfig, corpus, distillation, epoch_examples, loss_of, soup
 from socialcrm.cli import app
 from socialcrm.db import Database
 from socialcrm.mention import Cursor, Page
@@ -50,6 +50,10 @@ def write_data(root: Path, n: int = 60) -> Path:
     ]
     (emotion / "train_text.txt").write_text("\n".join(said) + "\n")
     (emotion / "train_labels.txt").write_text("\n".join(map(str, feelings)) + "\n")
+    for task in UNLABELLED_TASKS:  # tweets of other tasks: unlabelled text for a teacher
+        (root / "tweeteval" / task).mkdir()
+        lines = [f"{rng.choice(WORDS[i % 3])} {task} {i}" for i in range(n // 3)]
+        (root / "tweeteval" / task / "train_text.txt").write_text("\n".join(lines) + "\n")
     tables = {
         "complaints": (
             ["id", "text", "complaint", "domain"],
@@ -184,6 +188,45 @@ def test_members_are_averaged_into_one_network(tmp_path: Path) -> None:
     assert meta["training"]["members"] == 2
     assert meta["training"]["chosen"].startswith("average of seed 0: epoch 1")
     assert "; seed 1: epoch 1" in meta["training"]["chosen"]
+
+
+def test_a_teacher_labels_unlabelled_tweets_for_its_student(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    teacher = tmp_path / "teacher"
+    assert quick_train(data, teacher, 24).exit_code == 0
+    cfg = TrainConfig(data_dir=data, output=tmp_path, limit=24, teacher=teacher)
+    distilled = distillation(cfg, report=lambda _line: None)
+    assert len(distilled) == 24  # --limit draws from the 3 x 20 unlabelled tweets too
+    assert {e.task for e in distilled} == {DISTIL}
+    for example in distilled:
+        assert example.soft is not None
+        assert sum(example.soft) == pytest.approx(1.0, abs=1e-5)
+        assert example.label == max(range(3), key=example.soft.__getitem__)
+    assert set(distilled) <= set(epoch_examples(corpus(cfg), cfg, distilled))
+
+    student = tmp_path / "student"
+    result = quick_train(data, student, 24, "--teacher", str(teacher))
+    assert result.exit_code == 0, result.output
+    assert "labelling 24 unlabelled tweets with the teacher" in result.stderr
+    taught = json.loads((teacher / META_FILE).read_text())
+    recorded = json.loads((student / META_FILE).read_text())["training"]["teacher"]
+    assert recorded == f"{taught['name']}@{taught['version']}"
+
+
+def test_a_folder_that_is_no_model_is_refused_as_teacher(tmp_path: Path) -> None:
+    data = write_data(tmp_path / "data")
+    result = quick_train(data, tmp_path / "out", 24, "--teacher", str(tmp_path))
+    assert result.exit_code == 2
+    assert "--teacher must name a folder written by nlp train" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_soft_targets_are_learnt_by_cross_entropy_against_the_teacher() -> None:
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    soft = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1]])
+    loss = loss_of({"sentiment": logits}, DISTIL, soft, torch.ones(3))
+    expected = -(soft * logits.log_softmax(-1)).sum(-1).mean()
+    assert loss.item() == pytest.approx(expected.item())
 
 
 def tiny_encoder(seed: int) -> Any:
