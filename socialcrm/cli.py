@@ -529,5 +529,5 @@ from socialcrm import (  # noqa: E402
     cli_queue,  # noqa: F401 - queue list|show|claim|release|reply|approve|send|note|dismiss|escalate
     cli_report,  # noqa: F401 - report --since 7d --format html|csv|png --output FILE
     cli_tokens,  # noqa: F401 - tokens create|list|revoke
-    cli_web,  # noqa: F401 - web; users add|list|disable
+    cli_web,  # noqa: F401 - web; users add|list|disable|password
 )

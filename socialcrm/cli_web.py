@@ -1,4 +1,4 @@
-"""`socialcrm web` serves the dashboard and REST API; `socialcrm users add|list|disable`."""
+"""`socialcrm web` serves the dashboard and REST API; `socialcrm users` manages its users."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from socialcrm.cli import _state, app, fail, out
 from socialcrm.db import Database
 from socialcrm.settings import Settings
 from socialcrm.web.app import create_app
-from socialcrm.web.auth import ROLES, UserError, add_user, disable_user, list_users
+from socialcrm.web.auth import ROLES, UserError, add_user, disable_user, list_users, set_password
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = 10.0  # seconds to wait for the dashboard to bind in `socialcrm run`
-users_app = typer.Typer(help="Dashboard users: add, list, disable.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Dashboard users: add, list, disable, set a password.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
 
 
@@ -102,16 +104,21 @@ def add(
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.")],
 ) -> None:
     """Add a dashboard user; the password is asked for (or read from stdin's first line)."""
-    if sys.stdin.isatty():
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    password = _read_password()
     with _state(ctx).database().transaction() as session:
         try:
             add_user(session, name, role, password, _who())
         except UserError as error:
             raise fail(str(error), 2) from None
     out.print(f"added {name} ({role})", markup=False, highlight=False)
+
+
+def _read_password() -> str:
+    """A password asked for twice at a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        entered: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return entered
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @users_app.command("list")
@@ -142,3 +149,17 @@ def disable(
         except UserError as error:
             raise fail(str(error), 2) from None
     out.print(f"disabled {name}", markup=False, highlight=False)
+
+
+@users_app.command("password")
+def change_password(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="The user's log-in name.")]
+) -> None:
+    """Set a user's password (asked for, or stdin's first line); their sessions end at once."""
+    new = _read_password()
+    with _state(ctx).database().transaction() as session:
+        try:
+            set_password(session, name, new, _who())
+        except UserError as error:
+            raise fail(str(error), 2) from None
+    out.print(f"set the password of {name}; their sessions have ended", markup=False)

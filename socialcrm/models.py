@@ -527,6 +527,21 @@ class WebUser(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | agent | analyst
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]
+    # a session cookie carries the epoch of its log-in; log-out, disabling and a new password
+    # add one, which ends every session of the user, every copy of the cookie included
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WebLoginFailure(Base):
+    """A failed dashboard log-in, counted by the log-in rate limit and kept only for its window."""
+
+    __tablename__ = "web_login_failures"
+    __table_args__ = (Index("ix_web_login_failures_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # a keyed hash of the user name or of the client address: neither is stored as typed
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(Base):

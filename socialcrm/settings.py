@@ -30,6 +30,7 @@ DEFAULT_SECRETS_FILE = "secrets.env"
 PLUGIN_GROUP = "socialcrm.collectors"
 
 Seconds = Annotated[int, Field(ge=1)]
+SourceName = Annotated[str, Field(min_length=1, max_length=64)]  # mentions.source holds 64
 MIN_PSEUDONYM_KEY = 16  # characters of SOCIALCRM_PSEUDONYM_KEY
 
 
@@ -564,8 +565,30 @@ class WebSettings(_Section):
     # through a proxy saying X-Forwarded-Proto: https), "always", or "never"
     secure_cookies: Literal["auto", "always", "never"] = "auto"
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # failed log-ins allowed per user name and per client address within login_window_minutes;
+    # past them, log-in answers 429 without checking the password (0: no limit)
+    login_failures_per_name: int = Field(default=5, ge=0)
+    login_failures_per_address: int = Field(default=20, ge=0)
+    login_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # analysts see authors pseudonymised (a keyed hash of the handle, no names or profiles)
     pseudonymise_for_analysts: bool = True
+    # the sources a mention pushed to POST /api/ingest may name (a push naming none gets the
+    # first); others are refused with 422
+    ingest_sources: list[SourceName] = Field(default=["webhook"], min_length=1)
+    # whether ingest_sources may name a collector's own source (e.g. "reddit"): a push could then
+    # take the id of a mention that collector has yet to fetch
+    ingest_collector_sources: bool = False
+
+    @model_validator(mode="after")
+    def _pushes_leave_collector_sources_alone(self) -> WebSettings:
+        collectors = {*SourcesSettings.model_fields, *plugin_names()}
+        taken = [name for name in self.ingest_sources if name in collectors]
+        if taken and not self.ingest_collector_sources:
+            raise ValueError(
+                f"ingest_sources names the collector source {taken[0]!r}: pushes could take its "
+                "mentions' ids; set ingest_collector_sources = true if that is intended"
+            )
+        return self
 
 
 class Secrets(BaseSettings):

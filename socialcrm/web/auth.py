@@ -1,4 +1,4 @@
-"""Dashboard users: scrypt password hashes, roles, log-in checks and the session signing key."""
+"""Dashboard users: scrypt password hashes, roles, log-in checks, session epochs, signing keys."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Final, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crm_sync.customers import audit
@@ -21,6 +22,14 @@ from engagement.queue import Actor
 from socialcrm import models
 from socialcrm.mention import utcnow
 from socialcrm.settings import Settings
+from socialcrm.web.login_limits import (
+    Attempt,
+    Blocked,
+    LoginLimits,
+    blocked_until,
+    clear_name,
+    record_failure,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,7 @@ class Viewer:
     id: int
     name: str
     role: Role
+    epoch: int  # the user's session epoch: a session cookie must carry it
 
     @property
     def is_admin(self) -> bool:
@@ -103,11 +113,16 @@ def check_new_user(name: str, role: str, password: str) -> Role:
         raise UserError("a user name is 1-64 letters, digits, dots, dashes, underscores or @")
     if role not in ROLES:
         raise UserError(f"role {role!r} is unknown: use admin, agent or analyst")
+    check_password(password)
+    return role
+
+
+def check_password(password: str) -> None:
+    """Nothing when the password is long enough and not too long; else a UserError saying so."""
     if len(password) < MIN_PASSWORD:
         raise UserError(f"the password is too short: use {MIN_PASSWORD}+ characters")
     if len(password.encode("utf-8")) > MAX_PASSWORD:
         raise UserError(f"the password is too long: use at most {MAX_PASSWORD} bytes")
-    return role
 
 
 def add_user(session: Session, name: str, role: str, password: str, actor: str) -> models.WebUser:
@@ -127,17 +142,65 @@ def list_users(session: Session) -> list[models.WebUser]:
     return list(session.scalars(select(models.WebUser).order_by(models.WebUser.name)))
 
 
-def disable_user(session: Session, name: str, actor: str) -> models.WebUser:
-    """Disable a user: their sessions end at their next request (audited)."""
+def _locked_user(session: Session, name: str) -> models.WebUser:
+    """The user named `name`, locked for update; UserError when there is none."""
     user = session.scalars(
         select(models.WebUser).where(models.WebUser.name == name).with_for_update()
     ).one_or_none()
     if user is None:
         raise UserError(f"no user is named {name!r}: see `socialcrm users list`")
+    return user
+
+
+def disable_user(session: Session, name: str, actor: str) -> models.WebUser:
+    """Disable a user: every session of theirs ends at once (audited)."""
+    user = _locked_user(session, name)
     if user.disabled_at is None:
         user.disabled_at = utcnow()
+        user.session_epoch += 1
         audit(session, actor, "web_user.disable", ("web_user", user.id), None, {"disabled": True})
     return user
+
+
+def set_password(session: Session, name: str, password: str, actor: str) -> models.WebUser:
+    """Give a user a new password: every session of theirs ends (audited, without the password)."""
+    check_password(password)
+    user = _locked_user(session, name)
+    user.password_hash = hash_password(password)
+    user.session_epoch += 1
+    audit(session, actor, "web_user.password", ("web_user", user.id))
+    return user
+
+
+def end_sessions(session: Session, user_id: int, epoch: int) -> bool:
+    """Log out: end every session of the user, if `epoch` is still theirs; whether it was."""
+    result = session.execute(
+        update(models.WebUser)
+        .where(models.WebUser.id == user_id, models.WebUser.session_epoch == epoch)
+        .values(session_epoch=models.WebUser.session_epoch + 1)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def log_in(
+    session: Session,
+    name: str,
+    password: str,
+    attempt: Attempt,
+    limits: LoginLimits,
+    now: datetime,
+) -> Viewer | Blocked | None:
+    """`authenticate` within the rate limits; past them Blocked, with the password unchecked."""
+    until = blocked_until(session, attempt, limits, now)
+    if until is not None:
+        log.info("a dashboard log-in was refused unchecked: too many failures")
+        return Blocked(until)
+    found = authenticate(session, name, password)
+    if found is None:
+        record_failure(session, attempt, limits, now)
+    else:
+        clear_name(session, attempt)
+    return found
 
 
 def authenticate(session: Session, name: str, password: str) -> Viewer | None:
@@ -153,15 +216,17 @@ def authenticate(session: Session, name: str, password: str) -> Viewer | None:
         log.warning("a dashboard log-in failed: %s", reason)
         return None
     audit(session, f"web:{user.name}", "web.login", ("web_user", user.id))
-    return Viewer(user.id, user.name, cast(Role, user.role))
+    return Viewer(user.id, user.name, cast(Role, user.role), user.session_epoch)
 
 
-def active_viewer(session: Session, user_id: int) -> Viewer | None:
-    """The enabled user with this id (a session of a disabled or deleted user ends)."""
+def active_viewer(session: Session, user_id: int, epoch: int) -> Viewer | None:
+    """The enabled user with this id and epoch (else the session has ended)."""
     user = session.get(models.WebUser, user_id)
     if user is None or user.disabled_at is not None or user.role not in ROLES:
         return None
-    return Viewer(user.id, user.name, user.role)
+    if user.session_epoch != epoch:
+        return None  # logged out, disabled or given a new password since this log-in
+    return Viewer(user.id, user.name, user.role, user.session_epoch)
 
 
 def session_secret(settings: Settings) -> str:
@@ -189,6 +254,11 @@ def _secret_file(path: Path) -> str:
         handle.write(secret + "\n")
     log.info("made a new session key in %s", path)
     return secret
+
+
+def login_limit_key(settings: Settings) -> bytes:
+    """The key of the hashed names and addresses of failed log-ins, made from the session key."""
+    return hmac.new(session_secret(settings).encode(), b"login-limits", "sha256").digest()
 
 
 def pseudonym_key(settings: Settings) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Final
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from engagement import queue
+from socialcrm.db import Database
 from socialcrm.web import (
     pages_customers,
     pages_mentions,
@@ -22,8 +25,9 @@ from socialcrm.web import (
     pages_queue,
     pages_users,
 )
-from socialcrm.web.auth import authenticate, session_secret
-from socialcrm.web.deps import db_of
+from socialcrm.web.auth import Viewer, end_sessions, log_in, login_limit_key, session_secret
+from socialcrm.web.deps import db_of, now_of, settings_of
+from socialcrm.web.login_limits import Attempt, Blocked, LoginLimits
 from socialcrm.web.pages_common import (
     HERE,
     LoginRequiredError,
@@ -35,7 +39,12 @@ from socialcrm.web.pages_common import (
     render,
     viewer,
 )
-from socialcrm.web.pages_session import HeadersMiddleware, SessionMiddleware, start_session
+from socialcrm.web.pages_session import (
+    HeadersMiddleware,
+    SessionMiddleware,
+    session_user,
+    start_session,
+)
 
 # a failed log-in answers after this long: guessing passwords by hand or script stays slow
 FAILED_LOGIN_DELAY: float = 1.0
@@ -105,29 +114,53 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    """Check name and password; start a fresh session, or answer slowly with a message."""
+    """Check name and password within the rate limits; start a fresh session, or say why not."""
     form = await form_of(request)
     name, password = field(form, "name").strip(), field(form, "password")
     target = local_path(field(form, "next"))
+    settings, now = settings_of(request), now_of(request)
+    address = request.client.host if request.client is not None else "-"
 
-    def check() -> int | None:
+    def check() -> Viewer | Blocked | None:
+        attempt = Attempt.of(login_limit_key(settings), name, address)
+        limits = LoginLimits.of(settings.web)
         with db_of(request).transaction() as session:
-            found = authenticate(session, name, password)
-            return found.id if found is not None else None
+            return log_in(session, name, password, attempt, limits, now)
 
-    user_id = await run_in_threadpool(check)
-    if user_id is None:
+    found = await run_in_threadpool(check)
+    if isinstance(found, Blocked):
+        return _too_many_failures(request, target, found.until, now)
+    if found is None:
         await asyncio.sleep(FAILED_LOGIN_DELAY)
         context = {"next": target, "error": "Wrong name or password, or the account is disabled."}
         return render(request, "login.html", context, status_code=401)
-    start_session(request.session, user_id)
+    start_session(request.session, found.id, found.epoch)
     request.state.viewer_known = False  # looked up afresh for the new session
     return back(target)
 
 
+def _too_many_failures(request: Request, target: str, until: datetime, now: datetime) -> Response:
+    """429, with when to try again; the password was not checked (no wait, no scrypt)."""
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    minutes = math.ceil(seconds / 60)
+    error = f"Too many failed log-ins: try again at {until:%H:%M} UTC (in {minutes} min)."
+    context = {"next": target, "error": error}
+    answer = render(request, "login.html", context, status_code=429)
+    answer.headers["Retry-After"] = str(seconds)
+    return answer
+
+
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session."""
+    """End the session and every other of the user: copies of the cookie, other devices."""
     await form_of(request)
+    claimed = session_user(request.session)
+    if claimed is not None:
+        await run_in_threadpool(_end_sessions, db_of(request), *claimed)
     request.session.clear()
     return back("/login")
+
+
+def _end_sessions(db: Database, user_id: int, epoch: int) -> None:
+    with db.transaction() as session:
+        end_sessions(session, user_id, epoch)

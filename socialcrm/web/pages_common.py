@@ -1,33 +1,39 @@
-"""What every dashboard page shares: templates, the logged-in viewer, roles, CSRF, messages."""
+"""What every dashboard page shares: templates, the logged-in viewer, roles, CSRF, messages, CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import quote
 
 import jinja2
 from fastapi import HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
+from socialcrm.db import Database
 from socialcrm.pseudonym import keyed_hash
 from socialcrm.web.api_models import MAX_ID
 from socialcrm.web.auth import Role, Viewer, active_viewer, pseudonym_key
 from socialcrm.web.deps import db_of, settings_of
-from socialcrm.web.pages_session import CSRF_FIELD, csrf_ok, csrf_token
+from socialcrm.web.pages_session import CSRF_FIELD, csrf_ok, csrf_token, session_user
 
 HERE: Final = Path(__file__).resolve().parent
 _HTTP_URL: Final = re.compile(r"https?://[^\s<>\"'`\\]+", re.IGNORECASE)
 _JSON_ESCAPES: Final = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 class LoginRequiredError(Exception):
@@ -71,20 +77,20 @@ templates: Final = Jinja2Templates(env=_environment())
 
 
 def viewer(request: Request) -> Viewer | None:
-    """The logged-in user, or None (no session, expired, disabled or removed)."""
+    """The logged-in user, or None (no session, expired, ended, disabled or removed)."""
     if getattr(request.state, "viewer_known", False):
         known: Viewer | None = request.state.viewer
         return known
     found = None
-    uid, since = request.session.get("uid"), request.session.get("since")
+    claimed, since = session_user(request.session), request.session.get("since")
     hours = settings_of(request).web.session_hours
     if (
-        isinstance(uid, int)
+        claimed is not None
         and isinstance(since, int | float)
         and time.time() - since < hours * 3600
     ):
         with db_of(request).transaction() as session:
-            found = active_viewer(session, uid)
+            found = active_viewer(session, *claimed)
     if found is None and "uid" in request.session:
         request.session.clear()
     request.state.viewer, request.state.viewer_known = found, True
@@ -183,3 +189,52 @@ class People:
 # ids in paths and cursors fit the database's 64-bit ids; anything larger is a 422, not a 500
 PageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 Cursor = Annotated[int, Query(ge=0, le=MAX_ID)]
+
+
+After = TypeVar("After")
+# one batch of an export: its rows, and the cursor after the last of them (None: no more)
+CsvBatch = tuple[Sequence[Sequence[object]], After | None]
+CsvFetch = Callable[[Session, After | None], CsvBatch[After]]
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: a leading = + - @ tab or CR gets a `'` first."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def csv_line(values: Iterable[object]) -> str:
+    """One CSV line of safe cells."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow([csv_cell(value) for value in values])
+    return buffer.getvalue()
+
+
+def csv_lines(db: Database, columns: Sequence[str], fetch: CsvFetch[After]) -> Iterator[str]:
+    """The header, then a batch of lines per `fetch(session, after)`, each in its own transaction.
+
+    `fetch` reads one keyset page after the cursor it is given (None: from the start), so memory
+    stays bounded whatever the length of the list, and no transaction stays open for a download.
+    """
+    yield csv_line(columns)
+    after: After | None = None
+    while True:
+        with db.transaction() as session:
+            rows, after = fetch(session, after)
+        yield "".join(csv_line(row) for row in rows)
+        if after is None:
+            return
+
+
+def csv_download(
+    request: Request, name: str, columns: Sequence[str], fetch: CsvFetch[After]
+) -> Response:
+    """A streamed CSV download of a list, read a batch at a time (see `csv_lines`)."""
+    lines = csv_lines(db_of(request), columns, fetch)
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers=headers)

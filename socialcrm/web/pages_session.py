@@ -105,12 +105,24 @@ def csrf_ok(session: dict[str, Any], sent: object) -> bool:
     return hmac.compare_digest(token.encode(), sent.encode())
 
 
-def start_session(session: dict[str, Any], user_id: int) -> None:
-    """A fresh session for a user who just logged in: new CSRF token, nothing carried over."""
+def start_session(session: dict[str, Any], user_id: int, epoch: int) -> None:
+    """A fresh session for a user who just logged in: new CSRF token, nothing carried over.
+
+    `epoch` is the user's session epoch: once it changes in the database, the session is over.
+    """
     session.clear()
     session["uid"] = user_id
+    session["epoch"] = epoch
     session["since"] = int(time.time())
     csrf_token(session)
+
+
+def session_user(session: dict[str, Any]) -> tuple[int, int] | None:
+    """The user id and session epoch the session claims (unchecked), if it claims any."""
+    uid, epoch = session.get("uid"), session.get("epoch")
+    if type(uid) is not int or type(epoch) is not int:
+        return None
+    return uid, epoch
 
 
 class HeadersMiddleware:
