@@ -6,12 +6,17 @@ Discord and our commit is not repeated) and editing ever after. The content is r
 the database when it is sent, so an edit always shows the current state and repeating it is
 harmless. While chat is down nothing is sent and nothing is lost: when it returns, the
 messages go out in priority order.
+
+A digest runs every report query and draws charts, too slow to hold a row's lease transaction
+(and SQLite's one write lock) for: its lease is committed first, it is rendered in a read-only
+transaction, and it is sent only if the lease is still ours; a failed render is retried.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +44,8 @@ RETRY_BASE_SECONDS: Final = 5.0
 RETRY_MAX_SECONDS: Final = 300.0
 MAX_BUG_ATTEMPTS: Final = 5
 NONCE_LENGTH: Final = 25  # Discord's limit
+# kinds rendered after their lease is committed, in a read-only transaction (slow to render)
+RENDERED_APART: Final = frozenset({"digest"})
 
 Renderer = Callable[[Session, models.ChatMessage], ChatContent]
 # an alert never posted for this long (chat off or down) is no longer news
@@ -250,6 +257,8 @@ class _Claimed:
     reposts: int
     attempts: int
     content: ChatContent | None
+    lease: datetime  # the row's next_attempt_at while this round holds it
+    apart: bool = False  # rendered after the lease commits (content still None)
 
 
 class _Health:
@@ -315,7 +324,7 @@ def dispatch(
         claimed = _claim(db, render, routes, now)
         if claimed is None:
             break
-        outcome = "dead" if claimed.content is None else _deliver(db, notifier, claimed, now)
+        outcome = _render_and_deliver(db, notifier, render, claimed, now)
         if outcome in _STOPS:
             stopped = outcome
             break
@@ -357,7 +366,7 @@ def _routes(
 def _claim(
     db: Database, render: Renderer, routes: Mapping[str, str], now: datetime
 ) -> _Claimed | None:
-    """Lease the most urgent due row and render it, in one short transaction."""
+    """Lease the most urgent due row and render it (not a slow kind), in one short transaction."""
     row = models.ChatMessage
     # a message already posted can be edited where it is, even if its queue lost its channel
     where = or_(row.queue.in_(list(routes)), row.message_id.is_not(None))
@@ -368,11 +377,13 @@ def _claim(
         message = session.scalars(query).first()
         if message is None:
             return None
-        message.next_attempt_at = now + LEASE
+        message.next_attempt_at = lease = now + LEASE
         content: ChatContent | None = None
+        apart = message.kind in RENDERED_APART
         try:
-            with session.begin_nested():
-                content = render(session, message)
+            if not apart:
+                with session.begin_nested():
+                    content = render(session, message)
         except Exception as error:
             # a message that cannot be rendered must not stall the queue behind it
             log.exception("chat message %s cannot be rendered", message.key)
@@ -386,7 +397,56 @@ def _claim(
             reposts=int(message.payload.get("reposts") or 0),
             attempts=message.attempts,
             content=content,
+            lease=lease,
+            apart=apart,
         )
+
+
+def _render_and_deliver(
+    db: Database, notifier: Notifier, render: Renderer, claimed: _Claimed, now: datetime
+) -> str:
+    """Render a claimed row if it is rendered apart, then deliver it; the outcome's name."""
+    if claimed.apart:
+        rendered = _render_apart(db, render, claimed, now)
+        if isinstance(rendered, str):
+            return rendered
+        claimed = rendered
+    return "dead" if claimed.content is None else _deliver(db, notifier, claimed, now)
+
+
+def _render_apart(
+    db: Database, render: Renderer, claimed: _Claimed, now: datetime
+) -> _Claimed | str:
+    """Render with the lease committed and nothing locked; the rendered row, or an outcome."""
+    started = time.monotonic()
+    try:
+        with db.reading() as session:
+            message = session.get(models.ChatMessage, claimed.id)
+            if message is None:
+                return "gone"  # erased meanwhile
+            content = render(session, message)
+    except Exception as error:
+        # a report query or chart that fails (a bug, a database hiccup) is retried with backoff
+        log.exception("chat message %s cannot be rendered; it is tried again later", claimed.key)
+        return _bug(db, claimed, f"render: {type(error).__name__}: {error}", now)
+    # the lease runs from the end of rendering; lost if another round took the row meanwhile
+    lease = claimed.lease + timedelta(seconds=time.monotonic() - started)
+    if not _renew(db, claimed, lease):
+        log.info("chat message %s was leased again while it was rendered: left to it", claimed.key)
+        return "lost"
+    return replace(claimed, content=content, lease=lease)
+
+
+def _renew(db: Database, claimed: _Claimed, lease: datetime) -> bool:
+    """Extend our lease to `lease` unless the row was leased again, changed state or erased."""
+    row = models.ChatMessage
+    stmt = (
+        update(row)
+        .where(row.id == claimed.id, row.next_attempt_at == claimed.lease, row.state == "pending")
+        .values(next_attempt_at=lease)
+    )
+    with db.transaction() as session:
+        return session.connection().execute(stmt).rowcount == 1
 
 
 def _deliver(db: Database, notifier: Notifier, claimed: _Claimed, now: datetime) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 import migrations
 
@@ -90,6 +91,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's BEGIN (deferred) is the only one
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: two writers wait for each other (busy_timeout)
     # instead of failing with "database is locked" when a read transaction tries to write
@@ -126,6 +135,31 @@ class Database:
         """A unit of work: commits when the block ends, rolls back if it raises."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads and blocks no writer (SQLite: a WAL snapshot, no lock).
+
+        For slow reads (reports, digests): `transaction` on SQLite begins IMMEDIATE, holding
+        the one write lock for as long as the block runs.
+        """
+        if self.dialect == "postgresql":
+            with self.transaction() as session:
+                session.execute(text("SET TRANSACTION READ ONLY"))
+                yield session
+            return
+        if self.engine.url.database in (None, "", ":memory:"):
+            with self.transaction() as session:  # a private in-memory database: no one to block
+                yield session
+            return
+        engine = create_engine(self.engine.url, poolclass=NullPool)
+        event.listen(engine, "connect", _sqlite_reader_pragmas)
+        event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+        try:
+            with Session(engine) as session, session.begin():
+                yield session
+        finally:
+            engine.dispose()
 
     def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """An INSERT with `on_conflict_do_nothing`/`do_update` for this dialect."""

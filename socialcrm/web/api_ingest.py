@@ -3,7 +3,9 @@
 The signature is HMAC-SHA256 with `SOCIALCRM_INGEST_SECRET` over `<timestamp>.<body>`, sent as
 `X-Socialcrm-Signature: sha256=<hex>` with `X-Socialcrm-Timestamp: <Unix seconds>`. A request
 older (or newer) than five minutes is refused; a replay inside the window stores nothing twice,
-because `(source, id)` is unique.
+because `(source, id)` is unique. A mention may name only a source of `[web] ingest_sources`,
+which leave the collectors' own sources alone unless `ingest_collector_sources` is set: a push
+must not take the id of a mention a collector has yet to fetch.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
@@ -44,7 +46,9 @@ class IngestMention(BaseModel):
     text: str
     created_at: str | float = Field(description="ISO 8601 with a time zone, or Unix seconds.")
     author: str = Field(description="The author's handle.")
-    source: str | None = Field(None, description="Platform name; default import.default_source.")
+    source: str | None = Field(
+        None, description="One of [web] ingest_sources (default: the first, `webhook`)."
+    )
     author_id: str | None = None
     author_name: str | None = None
     author_url: str | None = None
@@ -86,8 +90,11 @@ def verify(
         raise SignatureError(f"{SIGNATURE_HEADER} does not match the body and timestamp")
 
 
-def to_mention(body: bytes, default_source: str) -> Mention:
-    """The mention the body describes, or PayloadError saying what is wrong with it."""
+def to_mention(body: bytes, sources: Sequence[str]) -> Mention:
+    """The mention the body describes, or PayloadError saying what is wrong with it.
+
+    `sources`: the sources a push may name; a mention naming none gets the first.
+    """
     try:
         fields = json.loads(body)
     except (ValueError, RecursionError):
@@ -96,9 +103,14 @@ def to_mention(body: bytes, default_source: str) -> Mention:
         raise PayloadError("the body must be one JSON object: a mention in the import format")
     _storable(fields)
     try:
-        mention = parse_record(fields, default_source)
+        mention = parse_record(fields, sources[0])
     except (ValueError, OverflowError, OSError) as error:  # out-of-range times, bad fields
         raise PayloadError(str(error) or "the mention's fields are not valid") from None
+    if mention.source not in sources:
+        raise PayloadError(
+            f"source {mention.source!r} takes no pushes: "
+            f"use {' or '.join(repr(name) for name in sources)} ([web] ingest_sources)"
+        )
     followers = mention.author.followers
     if followers is not None and not 0 <= followers <= MAX_FOLLOWERS:
         raise PayloadError(f"author_followers must be between 0 and {MAX_FOLLOWERS}")
@@ -139,7 +151,8 @@ def _errors() -> dict[int | str, dict[str, Any]]:
         status.HTTP_413_CONTENT_TOO_LARGE: {"model": Error, "description": "Body too large."},
         status.HTTP_422_UNPROCESSABLE_CONTENT: {
             "model": Error,
-            "description": "Not a mention in the import format; `detail` says why.",
+            "description": "Not a mention in the import format, or a source that takes no "
+            "pushes; `detail` says why.",
         },
         status.HTTP_503_SERVICE_UNAVAILABLE: {
             "model": Error,
@@ -191,7 +204,7 @@ def ingest(
         log.warning("refused a push to /api/ingest: %s", error)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(error)) from None
     try:
-        mention = to_mention(body, settings.import_.default_source)
+        mention = to_mention(body, settings.web.ingest_sources)
     except PayloadError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     key = pseudonym.settings_key(settings)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner, Result
 from socialcrm import models
 from socialcrm.cli import app as cli_app
 from socialcrm.db import Database
-from socialcrm.settings import Secrets, Settings
+from socialcrm.settings import Secrets, Settings, SettingsError, load_settings
 from socialcrm.web import api_ingest, tokens
 from socialcrm.web.app import create_app
 from tests.engagement.builders import START, post, route, store, tasks
@@ -488,7 +488,7 @@ def test_a_bad_report_window_is_422(
 
 RECORD = {
     "id": "t3_abc",
-    "source": "reddit",
+    "source": "webhook",
     "text": "Does Inkwell export to Markdown?",
     "created_at": "2026-11-02T10:00:00Z",
     "author": "quietcoder",
@@ -530,7 +530,7 @@ def test_a_signed_mention_is_stored_once(api: TestClient, db: Database) -> None:
     with db.transaction() as session:
         row = session.get(models.Mention, mention_id)
         assert row is not None
-        assert (row.source, row.source_id, row.state) == ("reddit", "t3_abc", "collected")
+        assert (row.source, row.source_id, row.state) == ("webhook", "t3_abc", "collected")
         assert row.matched_query == "brand:inkwell"
         author = session.get(models.Author, row.author_id)
         assert author is not None
@@ -594,6 +594,54 @@ def test_a_bad_payload_is_422_with_a_one_line_reason(
     assert isinstance(detail, str)
     assert reason in detail
     assert "\n" not in detail
+
+
+def _stored_sources(db: Database) -> list[str]:
+    with db.transaction() as session:
+        return list(session.scalars(select(models.Mention.source).order_by(models.Mention.id)))
+
+
+@pytest.mark.parametrize("source", ["reddit", "import", "Webhook", "webhook\n", ""])
+def test_a_source_that_takes_no_pushes_is_422_naming_the_allowed_ones(
+    api: TestClient, db: Database, source: str
+) -> None:
+    response = push(api, json.dumps({**RECORD, "source": source}).encode())
+    if source == "":  # an empty source is no source: it gets the default
+        assert response.status_code == 201, response.text
+        assert _stored_sources(db) == ["webhook"]
+        return
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.endswith("takes no pushes: use 'webhook' ([web] ingest_sources)")
+    assert "\n" not in detail
+    assert len(detail) < 200
+    assert _stored_sources(db) == []
+
+
+def test_a_push_naming_no_source_gets_the_first_ingest_source(db: Database) -> None:
+    settings = api_settings(web={"ingest_sources": ["zapier", "make"]})
+    with TestClient(api_app(db, settings), base_url="http://127.0.0.1") as client:
+        unnamed = {key: value for key, value in RECORD.items() if key != "source"}
+        assert push(client, json.dumps(unnamed).encode()).status_code == 201
+        named = {**RECORD, "id": "t3_other", "source": "make"}
+        assert push(client, json.dumps(named).encode()).status_code == 201
+        refused = push(client, json.dumps({**RECORD, "id": "t3_x"}).encode())
+    assert refused.status_code == 422
+    assert "use 'zapier' or 'make'" in refused.json()["detail"]
+    assert _stored_sources(db) == ["zapier", "make"]
+
+
+def test_a_collectors_source_takes_pushes_only_when_explicitly_allowed(
+    db: Database, write_settings: Any
+) -> None:
+    refused = write_settings('[web]\ningest_sources = ["webhook", "reddit"]\n')
+    with pytest.raises(SettingsError, match=r"collector source 'reddit'.*ingest_collector_sources"):
+        load_settings(refused)
+    allowed = {"ingest_sources": ["reddit"], "ingest_collector_sources": True}
+    with TestClient(api_app(db, api_settings(web=allowed)), base_url="http://127.0.0.1") as client:
+        pushed = push(client, json.dumps({**RECORD, "source": "reddit"}).encode())
+    assert pushed.status_code == 201, pushed.text
+    assert _stored_sources(db) == ["reddit"]
 
 
 def test_a_huge_body_is_413(api: TestClient) -> None:
