@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
@@ -63,21 +63,54 @@ def is_vip(attributes: Mapping[str, Any], attribute: str) -> bool:
 
 def task_view(session: Session, task_id: int, settings: Settings) -> TaskView | None:
     """Everything the task's card shows; None when the task is gone."""
-    row = session.execute(
+    found = task_views(session, [task_id], settings)
+    return found[0] if found else None
+
+
+def task_views(session: Session, task_ids: Sequence[int], settings: Settings) -> list[TaskView]:
+    """The cards of `task_ids`, in that order (gone ones left out), in a fixed number of queries."""
+    if not task_ids:
+        return []
+    rows = session.execute(
         select(models.Task, models.Mention, models.Author, models.Classification)
         .join(models.Mention, models.Mention.id == models.Task.mention_id)
         .join(models.Author, models.Author.id == models.Task.author_id)
         .outerjoin(models.Classification, models.Classification.mention_id == models.Mention.id)
-        .where(models.Task.id == task_id)
-    ).one_or_none()
-    if row is None:
-        return None
-    task, mention, author, labels = row
-    count = session.scalar(
-        select(func.count())
-        .select_from(models.TaskMention)
-        .where(models.TaskMention.task_id == task_id)
+        .where(models.Task.id.in_(task_ids))
+    ).all()
+    counts = _mention_counts(session, task_ids)
+    people = {author.customer_id for _, _, author, _ in rows if author.customer_id is not None}
+    customers = _customers(session, people, settings)
+    found = {
+        task.id: _view(
+            (task, mention, author, labels),
+            customers.get(author.customer_id) if author.customer_id is not None else None,
+            counts.get(task.id) or 1,
+            settings,
+        )
+        for task, mention, author, labels in rows
+    }
+    return [found[i] for i in task_ids if i in found]
+
+
+def _mention_counts(session: Session, task_ids: Sequence[int]) -> dict[int, int]:
+    """How many mentions each task's conversation has."""
+    query = (
+        select(models.TaskMention.task_id, func.count())
+        .where(models.TaskMention.task_id.in_(task_ids))
+        .group_by(models.TaskMention.task_id)
     )
+    return {task_id: count for task_id, count in session.execute(query)}
+
+
+_Rows = tuple[models.Task, models.Mention, models.Author, models.Classification | None]
+
+
+def _view(
+    rows: _Rows, customer: CustomerSummary | None, mention_count: int, settings: Settings
+) -> TaskView:
+    """A task's card from its rows, its customer and its conversation's size."""
+    task, mention, author, labels = rows
     return TaskView(
         task_id=task.id,
         state=task.state,
@@ -92,7 +125,7 @@ def task_view(session: Session, task_id: int, settings: Settings) -> TaskView | 
         title=mention.title,
         author_name=author.display_name,
         followers=author.followers,
-        customer=_customer(session, author.customer_id, settings),
+        customer=customer,
         **label_fields(labels, mention.lang),
         matched_query=mention.matched_query,
         sla_due_at=task.sla_due_at,
@@ -101,38 +134,55 @@ def task_view(session: Session, task_id: int, settings: Settings) -> TaskView | 
         reply_url=task.reply_url,
         draft=task.draft,
         approved_by=task.approved_by,
-        mention_count=count or 1,
+        mention_count=mention_count,
         needs_approval=settings.engagement.require_second_approval,
     )
 
 
-def _customer(
-    session: Session, customer_id: int | None, settings: Settings
-) -> CustomerSummary | None:
-    if customer_id is None:
-        return None
-    customer = session.get(models.Customer, customer_id)
-    if customer is None:
-        return None
-    authors = select(models.Author.id).where(models.Author.customer_id == customer_id)
-    mentions, last = session.execute(
-        select(func.count(), func.max(models.Mention.created_at)).where(
-            models.Mention.author_id.in_(authors)
+def _customers(
+    session: Session, customer_ids: Collection[int], settings: Settings
+) -> dict[int, CustomerSummary]:
+    """The summaries of some customers, by id, in three queries (plus the cached segments)."""
+    if not customer_ids:
+        return {}
+    ids = list(customer_ids)
+    mentions, open_tasks = _contacts(session, ids)
+    ranked = segments(session, settings.crm)
+    vip = settings.engagement.vip_attribute
+    return {
+        customer.id: CustomerSummary(
+            id=customer.id,
+            name=customer.display_name,
+            segment=ranked.get(customer.id),
+            vip=is_vip(customer.attributes, vip),
+            mentions_total=mentions.get(customer.id, (0, None))[0],
+            open_tasks=open_tasks.get(customer.id, 0),
+            last_contact=mentions.get(customer.id, (0, None))[1],
         )
-    ).one()
-    open_tasks = session.scalar(
-        select(func.count())
-        .select_from(models.Task)
-        .where(models.Task.author_id.in_(authors), models.Task.state.in_(OPEN_STATES))
+        for customer in session.scalars(select(models.Customer).where(models.Customer.id.in_(ids)))
+    }
+
+
+def _contacts(
+    session: Session, customer_ids: list[int]
+) -> tuple[dict[int, tuple[int, datetime | None]], dict[int, int]]:
+    """Per customer: (mentions, the last one's time) and open tasks, over all their authors."""
+    Author, Mention, Task = models.Author, models.Mention, models.Task
+    mentions = session.execute(
+        select(Author.customer_id, func.count(), func.max(Mention.created_at))
+        .join(Mention, Mention.author_id == Author.id)
+        .where(Author.customer_id.in_(customer_ids))
+        .group_by(Author.customer_id)
     )
-    return CustomerSummary(
-        id=customer.id,
-        name=customer.display_name,
-        segment=segments(session, settings.crm).get(customer.id),
-        vip=is_vip(customer.attributes, settings.engagement.vip_attribute),
-        mentions_total=mentions or 0,
-        open_tasks=open_tasks or 0,
-        last_contact=last,
+    open_tasks = session.execute(
+        select(Author.customer_id, func.count())
+        .join(Task, Task.author_id == Author.id)
+        .where(Author.customer_id.in_(customer_ids), Task.state.in_(OPEN_STATES))
+        .group_by(Author.customer_id)
+    )
+    return (
+        {cid: (count, last) for cid, count, last in mentions if cid is not None},
+        {cid: count for cid, count in open_tasks if cid is not None},
     )
 
 
@@ -148,8 +198,7 @@ def open_tasks(
     )
     if assignee is not None:
         query = query.where(models.Task.assignee == assignee)
-    views = (task_view(session, task_id, settings) for task_id in session.scalars(query))
-    return [view for view in views if view is not None]
+    return task_views(session, session.scalars(query).all(), settings)
 
 
 def customer_card(session: Session, handle: str, settings: Settings) -> CustomerSummary | None:
@@ -160,7 +209,11 @@ def customer_card(session: Session, handle: str, settings: Settings) -> Customer
         .where(func.lower(models.Author.handle) == wanted, models.Author.customer_id.is_not(None))
         .limit(1)
     )
-    return _customer(session, customer_id, settings)
+    return (
+        None
+        if customer_id is None
+        else _customers(session, [customer_id], settings).get(customer_id)
+    )
 
 
 def stats(session: Session, now: datetime, days: int = 7) -> dict[str, Any]:

@@ -7,7 +7,7 @@ A value like `engagement.cards.ChatContent` plus the files to attach; the caller
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,6 +91,7 @@ def weekly(
     *,
     days: int = DEFAULT_DAYS,
     sources: Sequence[str] = (),
+    intervals: Mapping[str, float] | None = None,
     watch_terms: Sequence[str] = (),
 ) -> Digest:
     """The digest of the `days` up to `now` (per day)."""
@@ -100,6 +101,7 @@ def weekly(
         now,
         bucket="day",
         sources=sources,
+        intervals=intervals,
         watch_terms=watch_terms,
     )
     return build(report, "Weekly report" if days == DEFAULT_DAYS else f"{days}-day report")

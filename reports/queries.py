@@ -6,11 +6,11 @@ reports in `reports.trends`, `reports.responses` and `reports.coverage`, re-expo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engagement.states import OPEN
@@ -20,9 +20,12 @@ from reports.filters import INTENT_THRESHOLD, UNLABELLED, MentionFilter
 from reports.responses import reply_outcomes, response_times, sla_counts
 from reports.sql import dialect_of, search_words, text_matches
 from reports.trends import (
+    LabelRow,
     intents_over_time,
+    label_rows,
     sentiment_trend,
     share_of_voice,
+    split_of,
     top_authors,
     top_terms,
     volume_by_source,
@@ -50,6 +53,7 @@ __all__ = [
     "Bucket",
     "CoverageGap",
     "IntentPoint",
+    "LabelRow",
     "MentionRow",
     "Overview",
     "Page",
@@ -64,6 +68,7 @@ __all__ = [
     "coverage",
     "intents_over_time",
     "iter_mentions",
+    "label_rows",
     "mention_by_id",
     "mention_page",
     "overview",
@@ -78,6 +83,7 @@ __all__ = [
 
 Query = Select[*tuple[Any, ...]]
 M, A, C = models.Mention, models.Author, models.Classification
+D = models.ReportDaily
 MAX_LIMIT = 500
 WINDOWS = (2_000, 20_000, 200_000)  # mention_page looks among this many newest ids first
 PROBE = 2_000  # a window this small is read row by row even for a search: a common word is there
@@ -218,27 +224,35 @@ def mention_by_id(session: Session, mention_id: int) -> MentionRow | None:
 def sentiment_split(session: Session, since: datetime, until: datetime) -> dict[str, int]:
     """Mentions per sentiment in the window; the unlabelled under "unlabelled", uncertain ones
     (labelled, but the model was unsure) also counted under "uncertain"."""
-    rows = rollup.labelled(session, since, until)
-    label = func.coalesce(func.nullif(rows.c.sentiment, ""), UNLABELLED)
-    unsure = func.sum(case((rows.c.uncertain, rows.c.volume), else_=0))
-    found = session.execute(select(label, func.sum(rows.c.volume), unsure).group_by(label)).all()
-    split = {"negative": 0, "neutral": 0, "positive": 0, UNLABELLED: 0, "uncertain": 0}
-    for name, volume, uncertain in found:
-        split[name] = split.get(name, 0) + int(volume or 0)
-        split["uncertain"] += int(uncertain or 0)
-    return split
+    return split_of(label_rows(session, since, until, None, ("sentiment", "uncertain")))
 
 
-def overview(session: Session, since: datetime, until: datetime) -> Overview:
-    """Headline numbers of [since, until)."""
-    split = sentiment_split(session, since, until)
+def _mention_count(session: Session, since: datetime, until: datetime) -> int:
+    """Mentions in [since, until): whole days from the daily rollup, the partial days at the
+    edges counted on the `created_at` index alone (no row read, no label joined)."""
+    window = rollup.split(since, until)
+    total: Any = (
+        select(func.coalesce(func.sum(D.volume), 0))
+        .where(D.day >= window.first_day, D.day < window.end_day)
+        .scalar_subquery()
+    )
+    for start, end in window.edges:
+        edge = select(func.count()).select_from(M).where(M.created_at >= start, M.created_at < end)
+        total = total + edge.scalar_subquery()
+    return int(session.scalar(select(total)) or 0)
+
+
+def overview(
+    session: Session, since: datetime, until: datetime, labels: Sequence[LabelRow] | None = None
+) -> Overview:
+    """Headline numbers of [since, until); `labels`: its `label_rows`, when read already."""
+    split = sentiment_split(session, since, until) if labels is None else split_of(labels)
     uncertain = split.pop("uncertain")
     volume = sum(split.values())
     labelled = volume - split[UNLABELLED]
     span, floor = until - since, datetime.min.replace(tzinfo=UTC)
     # the window of equal length before; a very long one starts at the beginning of time
-    previous = sentiment_split(session, since - span if since - floor > span else floor, since)
-    previous.pop("uncertain")
+    previous = _mention_count(session, since - span if since - floor > span else floor, since)
     open_tasks = session.scalar(
         select(func.count()).select_from(models.Task).where(models.Task.state.in_(OPEN_STATES))
     )
@@ -248,7 +262,7 @@ def overview(session: Session, since: datetime, until: datetime) -> Overview:
         since=since,
         until=until,
         volume=volume,
-        previous_volume=sum(previous.values()),
+        previous_volume=previous,
         sentiment=split,
         uncertain_share=round(uncertain / labelled, 4) if labelled else None,
         open_tasks=open_tasks or 0,

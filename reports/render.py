@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, TextIO
 
@@ -17,6 +16,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from reports import charts
+from reports.cells import safe_cell
 from reports.filters import INTENT_THRESHOLD
 from reports.pictures import png
 from reports.report import Report
@@ -24,8 +24,6 @@ from reports.types import MentionRow
 
 FORMATS = ("html", "csv", "png")
 # a spreadsheet runs a cell that starts with one of these as a formula
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 _ENV = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _PAGE = _ENV.from_string(
     """<!doctype html>
@@ -127,24 +125,11 @@ def html(report: Report, author_label: charts.Label | None = None, title: str = 
     )
 
 
-def safe_cell(value: object) -> object:
-    """A CSV cell a spreadsheet will not run: text starting like a formula gets a `'` first."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def write_rows(out: TextIO, header: Iterable[str], rows: Iterable[Iterable[object]]) -> None:
     """CSV with every cell made safe."""
     writer = csv.writer(out)
     writer.writerow([safe_cell(name) for name in header])
-    writer.writerows([safe_cell(_cell(value)) for value in row] for row in rows)
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return "" if value is None else value
+    writer.writerows([safe_cell(value) for value in row] for row in rows)
 
 
 def report_rows(report: Report, author_label: charts.Label | None = None) -> Iterator[list[Any]]:

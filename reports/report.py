@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from reports import queries
+from reports import queries, trends
 from reports.types import (
     AuthorReach,
     Bucket,
@@ -58,25 +58,32 @@ def gather(
     *,
     bucket: Bucket | None = None,
     sources: Sequence[str] = (),
+    intervals: Mapping[str, float] | None = None,
     watch_terms: Sequence[str] = (),
 ) -> Report:
     """Run every report query for [since, until).
 
-    `sources`: the sources expected to run (for coverage); `watch_terms`: left out of top terms.
+    `sources`, `intervals`: the sources expected to run and their schedule intervals in seconds
+    (`coverage.schedule_intervals`), for coverage; `watch_terms`: left out of top terms.
+    The sentiment, volume and voice reports and the headline numbers are folded from one read
+    of the rollups (`label_rows`), not read one by one.
     """
     bucket = bucket or bucket_for(since, until)
+    labels = trends.label_rows(session, since, until, bucket)
     return Report(
         since=since,
         until=until,
         bucket=bucket,
-        overview=queries.overview(session, since, until),
-        trend=queries.sentiment_trend(session, since, until, bucket),
-        volume=queries.volume_by_source(session, since, until, bucket),
-        voice=queries.share_of_voice(session, since, until),
-        intents=queries.intents_over_time(session, since, until, bucket),
+        overview=queries.overview(session, since, until, labels),
+        trend=trends.trend_of(labels),
+        volume=trends.volume_of(labels),
+        voice=trends.voice_of(labels),
+        intents=queries.intents_over_time(
+            session, since, until, bucket, trends.bucket_totals(labels)
+        ),
         terms=queries.top_terms(session, since, until, exclude=watch_terms),
         authors=queries.top_authors(session, since, until),
         responses=queries.response_times(session, since, until),
         outcomes=queries.reply_outcomes(session, since, until),
-        coverage=queries.coverage(session, since, until, sources),
+        coverage=queries.coverage(session, since, until, sources, intervals),
     )

@@ -144,7 +144,11 @@ class ReplyOutcomes(TypedDict):
 
 
 class CoverageGap(TypedDict):
-    """An interval when a source was not collecting: failing | rate_limited | not_configured."""
+    """An interval when a source was not collecting.
+
+    `status`: failing | rate_limited | not_configured | not_running (no run at all: the bot was
+    down or stuck, see `reports.coverage`).
+    """
 
     source: str
     status: str

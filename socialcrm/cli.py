@@ -182,14 +182,14 @@ def _chat(settings: Settings, db: Database) -> Iterator[Callable[[], None] | Non
 def chat_digest(settings: Settings) -> Callable[[Session, datetime, datetime], ChatContent]:
     """How the scheduled digest is drawn for chat: the report of the period, charts attached."""
     from engagement.cards import ChatContent
+    from reports.coverage import schedule_intervals
     from reports.digest import build
     from reports.report import gather
 
     def draw(session: Session, since: datetime, until: datetime) -> ChatContent:
         watched = [*settings.watch.brand, *settings.watch.competitors]
-        report = gather(
-            session, since, until, sources=settings.sources.enabled(), watch_terms=watched
-        )
+        schedule = schedule_intervals(settings.sources)
+        report = gather(session, since, until, intervals=schedule, watch_terms=watched)
         days = round((until - since).total_seconds() / 86_400)
         title = {1: "Daily report", 7: "Weekly report"}.get(days, f"{days}-day report")
         made = build(report, title)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from reports.coverage import schedule_intervals
 from reports.filters import FilterError, parse_window
 from reports.render import FORMATS, render
 from reports.report import gather
@@ -38,7 +39,7 @@ def report(
             session,
             start,
             end,
-            sources=settings.sources.enabled(),
+            intervals=schedule_intervals(settings.sources),
             watch_terms=[*settings.watch.brand, *settings.watch.competitors],
         )
     body = render(data, fmt)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from reports import filters, queries
+from reports.coverage import schedule_intervals
 from socialcrm.web.api_auth import Reader
 from socialcrm.web.api_params import AUTH_ERRORS, NO_NUL, invalid
 from socialcrm.web.api_report_models import (
@@ -210,12 +211,12 @@ def reply_outcomes(
 def coverage(
     request: Request, _: Reader, since: Since = None, until: Until = None
 ) -> CoverageReport:
-    """When each enabled source was failing, rate-limited or not configured."""
-    sources = settings_of(request).sources.enabled()
+    """When each enabled source was failing, rate-limited, not configured or not running."""
+    schedule = schedule_intervals(settings_of(request).sources)
     return _report(
         request,
         since,
         until,
         CoverageReport,
-        lambda s, a, b: {"items": queries.coverage(s, a, b, sources)},
+        lambda s, a, b: {"items": queries.coverage(s, a, b, intervals=schedule)},
     )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.templating import Jinja2Templates
 
+from reports.cells import safe_cell
 from socialcrm.db import Database
 from socialcrm.pseudonym import keyed_hash
 from socialcrm.web.api_models import MAX_ID
@@ -33,7 +34,6 @@ HERE: Final = Path(__file__).resolve().parent
 _HTTP_URL: Final = re.compile(r"https?://[^\s<>\"'`\\]+", re.IGNORECASE)
 _JSON_ESCAPES: Final = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
 # a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 class LoginRequiredError(Exception):
@@ -197,21 +197,10 @@ CsvBatch = tuple[Sequence[Sequence[object]], After | None]
 CsvFetch = Callable[[Session, After | None], CsvBatch[After]]
 
 
-def csv_cell(value: object) -> object:
-    """A cell a spreadsheet shows as text: a leading = + - @ tab or CR gets a `'` first."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def csv_line(values: Iterable[object]) -> str:
     """One CSV line of safe cells."""
     buffer = io.StringIO()
-    csv.writer(buffer).writerow([csv_cell(value) for value in values])
+    csv.writer(buffer).writerow([safe_cell(value) for value in values])
     return buffer.getvalue()
 
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,16 +17,21 @@ from socialcrm import models
 from socialcrm.settings import Settings
 from socialcrm.web.auth import Viewer
 from socialcrm.web.deps import db_of, settings_of
-from socialcrm.web.pages_common import ANYONE, Cursor, PageId, People, render
+from socialcrm.web.pages_common import (
+    ANYONE,
+    CsvBatch,
+    Cursor,
+    PageId,
+    People,
+    csv_download,
+    render,
+)
 from socialcrm.web.pages_queue import task_context
 
 router = APIRouter(include_in_schema=False)
 PAGE: Final = 50
-EXPORT_BATCH: Final = 1000
-MAX_EXPORT: Final = 100_000
+EXPORT_BATCH: Final = queries.MAX_LIMIT
 THREAD_LIMIT: Final = 50
-# a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 Anyone = Annotated[Viewer, Depends(ANYONE)]
 
 
@@ -131,15 +133,18 @@ def _shown(row: queries.MentionRow, people: People) -> dict[str, Any]:
 
 @router.get("/mentions.csv")
 def mentions_csv(request: Request, who: Anyone, filters: Annotated[Filters, Depends()]) -> Response:
-    """The filtered list as CSV (the first MAX_EXPORT rows), safe to open in a spreadsheet."""
+    """The whole filtered list as CSV, streamed a batch at a time, safe to open in a spreadsheet."""
     try:
         wanted = filters.parsed(who)
     except FilterError as problem:
         raise HTTPException(400, str(problem)) from None
     people = People(request, who)
-    lines = _csv_lines(request, wanted, people)
-    headers = {"Content-Disposition": 'attachment; filename="mentions.csv"'}
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers=headers)
+
+    def fetch(session: Session, after: int | None) -> CsvBatch[int]:
+        page = queries.mention_page(session, wanted, EXPORT_BATCH, after)
+        return [_csv_values(_shown(row, people)) for row in page.rows], page.next_after
+
+    return csv_download(request, "mentions.csv", CSV_COLUMNS, fetch)
 
 
 CSV_COLUMNS: Final = (
@@ -148,40 +153,9 @@ CSV_COLUMNS: Final = (
 )  # fmt: skip
 
 
-def _csv_lines(request: Request, wanted: MentionFilter, people: People) -> Iterator[str]:
-    """The CSV a batch at a time, each batch read in its own short transaction."""
-    db = db_of(request)
-    yield _csv_row(CSV_COLUMNS)
-    after, written = None, 0
-    while written < MAX_EXPORT:
-        with db.transaction() as session:
-            page = queries.mention_page(session, wanted, EXPORT_BATCH, after)
-        rows = page.rows[: MAX_EXPORT - written]
-        yield "".join(_csv_row(_csv_values(_shown(row, people))) for row in rows)
-        written += len(rows)
-        if page.next_after is None:
-            return
-        after = page.next_after
-
-
 def _csv_values(row: dict[str, Any]) -> list[Any]:
-    values = dict(row, intents=" ".join(row["intents"]), created_at=row["created_at"].isoformat())
+    values = dict(row, intents=" ".join(row["intents"]))
     return [values[column] for column in CSV_COLUMNS]
-
-
-def _csv_row(values: Any) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([csv_cell(value) for value in values])
-    return buffer.getvalue()
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell a spreadsheet shows as text: a leading = + - @ tab or CR gets a `'` first."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 @router.get("/mentions/{mention_id}", response_class=HTMLResponse)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from reports import charts
+from reports.coverage import schedule_intervals
 from reports.filters import FilterError, parse_window
 from reports.report import Report, gather
 from reports.types import Bucket
-from socialcrm.settings import Settings
 from socialcrm.web.auth import Viewer
 from socialcrm.web.deps import db_of, settings_of
 from socialcrm.web.pages_common import ANYONE, People, render
@@ -61,7 +61,7 @@ def overview_page(
             start,
             end,
             bucket=BUCKETS.get(bucket),
-            sources=expected_sources(settings),
+            intervals=schedule_intervals(settings.sources),
             watch_terms=[*settings.watch.brand, *settings.watch.competitors],
         )
     context |= {
@@ -70,13 +70,6 @@ def overview_page(
         "charts": chart_list(report, People(request, who)),
     }
     return render(request, "overview.html", context)
-
-
-def expected_sources(settings: Settings) -> list[str]:
-    """The sources settings switch on: one that never ran counts as a gap, not as silence."""
-    configured = settings.sources
-    tables = {name: getattr(configured, name) for name in type(configured).model_fields}
-    return sorted(name for name, table in tables.items() if getattr(table, "enabled", False))
 
 
 def chart_list(report: Report, people: People) -> list[dict[str, Any]]:

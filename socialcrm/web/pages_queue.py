@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from engagement import queue, views
 from engagement.cards import TaskView, draft_digest
 from engagement.states import State
+from reports.filters import INTENT_THRESHOLD
 from socialcrm import models
 from socialcrm.settings import Settings
 from socialcrm.web.auth import Viewer
 from socialcrm.web.deps import db_of, settings_of
-from socialcrm.web.pages_common import STAFF, PageId, back, field, flash, form_of, render
+from socialcrm.web.pages_common import (
+    STAFF,
+    CsvBatch,
+    PageId,
+    back,
+    csv_download,
+    field,
+    flash,
+    form_of,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 LIST_LIMIT: Final = 100
+EXPORT_BATCH: Final = 500
 MAX_TEXT: Final = 10_000
 Staff = Annotated[Viewer, Depends(STAFF)]
 Form = Annotated[FormData, Depends(form_of)]
@@ -30,22 +45,93 @@ Form = Annotated[FormData, Depends(form_of)]
 def queue_page(request: Request, who: Staff, mine: bool = False, queue_name: str = "") -> Response:
     """Open tasks, most urgent first; only mine, or one queue's, when asked."""
     settings, db = settings_of(request), db_of(request)
+    query = _open_tasks(who, mine, queue_name).limit(LIST_LIMIT)
+    with db.transaction() as session:
+        tasks = views.task_views(session, session.scalars(query).all(), settings)
+        queues = sorted(session.scalars(select(models.Task.queue).distinct()))
+    filters = {"mine": "true" if mine else "", "queue_name": queue_name}
+    export = "/queue.csv?" + urlencode({name: value for name, value in filters.items() if value})
+    context = {
+        "tasks": tasks,
+        "mine": mine,
+        "queue_name": queue_name,
+        "queues": queues,
+        "export": export,
+    }
+    return render(request, "queue.html", context)
+
+
+def _open_tasks(who: Viewer, mine: bool, queue_name: str) -> Select[int]:
+    """Ids of the open tasks the filters keep, most urgent first (no SLA: last of a priority)."""
+    Task = models.Task
     query = (
-        select(models.Task.id)
-        .where(models.Task.state.in_(views.OPEN_STATES))
-        .order_by(models.Task.priority, models.Task.sla_due_at, models.Task.id)
-        .limit(LIST_LIMIT)
+        select(Task.id)
+        .where(Task.state.in_(views.OPEN_STATES))
+        .order_by(Task.priority, Task.sla_due_at.asc().nulls_last(), Task.id)
     )
     if mine:
-        query = query.where(models.Task.assignee == who.actor().name)
+        query = query.where(Task.assignee == who.actor().name)
     if queue_name:
-        query = query.where(models.Task.queue == queue_name)
-    with db.transaction() as session:
-        found = (views.task_view(session, i, settings) for i in session.scalars(query))
-        tasks = [task for task in found if task is not None]
-        queues = sorted(session.scalars(select(models.Task.queue).distinct()))
-    context = {"tasks": tasks, "mine": mine, "queue_name": queue_name, "queues": queues}
-    return render(request, "queue.html", context)
+        query = query.where(Task.queue == queue_name)
+    return query
+
+
+@router.get("/queue.csv")
+def queue_csv(request: Request, who: Staff, mine: bool = False, queue_name: str = "") -> Response:
+    """The filtered queue as CSV, all of it, in the page's order, streamed a batch at a time."""
+    settings = settings_of(request)
+    listed = _open_tasks(who, mine, queue_name)
+
+    def fetch(session: Session, after: _Key | None) -> CsvBatch[_Key]:
+        query = listed if after is None else listed.where(_after(after))
+        Task = models.Task
+        rows = session.execute(
+            query.add_columns(Task.priority, Task.sla_due_at).limit(EXPORT_BATCH)
+        ).all()
+        tasks = views.task_views(session, [task_id for task_id, _, _ in rows], settings)
+        last = rows[-1] if len(rows) == EXPORT_BATCH else None
+        key = (last[1], last[2], last[0]) if last else None
+        return [_csv_values(task) for task in tasks], key
+
+    return csv_download(request, "queue.csv", CSV_COLUMNS, fetch)
+
+
+# where a task stands in the queue's order: (priority, SLA due time, id)
+_Key = tuple[int, datetime | None, int]
+
+
+def _after(key: _Key) -> ColumnElement[bool]:
+    """Tasks after `key` in the order of `_open_tasks` (SLA due times ascending, none last)."""
+    Task = models.Task
+    priority, due, task_id = key
+    if due is None:
+        later = and_(Task.sla_due_at.is_(None), Task.id > task_id)
+    else:
+        later = or_(
+            Task.sla_due_at > due,
+            Task.sla_due_at.is_(None),
+            and_(Task.sla_due_at == due, Task.id > task_id),
+        )
+    return or_(Task.priority > priority, and_(Task.priority == priority, later))
+
+
+CSV_COLUMNS: Final = (
+    "id", "priority", "state", "queue", "assignee", "sla_due_at", "sla_warned", "sla_breached",
+    "source", "author", "author_name", "followers", "customer_id", "customer_name", "sentiment",
+    "intents", "needs_reply", "mentions", "query", "reason", "title", "text", "url", "reply_url",
+)  # fmt: skip
+
+
+def _csv_values(task: TaskView) -> list[object]:
+    customer = task.customer
+    intents = " ".join(name for name, p in sorted(task.intents.items()) if p >= INTENT_THRESHOLD)
+    return [
+        task.task_id, task.priority, task.state, task.queue, task.assignee, task.sla_due_at,
+        task.sla_warned, task.sla_breached, task.source, task.author_handle, task.author_name,
+        task.followers, customer.id if customer else None, customer.name if customer else None,
+        task.sentiment, intents, task.needs_reply, task.mention_count, task.matched_query,
+        task.reason, task.title, task.text, task.mention_url, task.reply_url,
+    ]  # fmt: skip
 
 
 @router.get("/queue/{task_id}", response_class=HTMLResponse)

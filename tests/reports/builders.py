@@ -149,6 +149,29 @@ def run(
         )
 
 
+def runs(
+    db: Database,
+    source: str,
+    start: datetime,
+    end: datetime,
+    minutes: float = 15,
+    status: str = "ok",
+) -> None:
+    """Store finished runs of a source every `minutes` in [start, end), as the scheduler would."""
+    every = timedelta(minutes=minutes)
+    times = [start + every * step for step in range(int((end - start) / every))]
+    with db.transaction() as session:
+        session.add_all(
+            models.CollectorRun(
+                source=source,
+                started_at=began,
+                finished_at=began + timedelta(minutes=1),
+                status=status,
+            )
+            for began in times
+        )
+
+
 def rollup_from_scratch(db: Database) -> dict[tuple[Any, ...], int]:
     """What `report_daily` must hold, counted from the raw rows (the test's oracle)."""
     with db.transaction() as session:

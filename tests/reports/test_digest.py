@@ -13,7 +13,7 @@ def test_weekly_digest_has_the_numbers_and_the_charts(db: Database) -> None:
         b.mention(db, ada, b.at(day, 3), sentiment="negative" if day < 2 else "positive")
     b.mention(db, ada, b.at(-3), sentiment="neutral")  # the week before
     b.run(db, "reddit", b.at(2), "error", "boom")
-    b.run(db, "reddit", b.at(2, 6), "ok")
+    b.runs(db, "reddit", b.at(2, 6), b.at(7))  # collecting again, every 15 minutes
     with db.transaction() as session:
         found = digest.weekly(session, b.at(7), sources=["reddit"])
     fields = {field["name"]: field["value"] for field in found.embed["fields"]}

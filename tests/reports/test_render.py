@@ -10,6 +10,7 @@ import re
 import pytest
 
 from reports import charts, render
+from reports.cells import safe_cell
 from reports.filters import MentionFilter
 from reports.queries import iter_mentions
 from reports.report import Report, gather
@@ -29,7 +30,7 @@ def report(db: Database) -> Report:
         b.mention(db, evil, b.at(day, 1), f"refund {XSS}", sentiment="negative")
         b.mention(db, formula, b.at(day, 2), FORMULAS[day], sentiment="positive")
     b.run(db, "reddit", b.at(1), "error", XSS)
-    b.run(db, "reddit", b.at(2), "ok")
+    b.runs(db, "reddit", b.at(2), b.at(7))  # collecting again, every 15 minutes
     with db.transaction() as session:
         return gather(session, b.at(0), b.at(7), sources=["reddit"], watch_terms=["acme"])
 
@@ -86,11 +87,11 @@ def test_mention_csv_cells_cannot_run(db: Database, report: Report) -> None:
 
 @pytest.mark.parametrize("value", [*FORMULAS, "-", "=", 42, None])
 def test_safe_cell(value: object) -> None:
-    cell = render.safe_cell(value)
+    cell = safe_cell(value)
     if isinstance(value, str):
         assert cell == "'" + value
     else:
-        assert cell == value
+        assert cell == ("" if value is None else value)
 
 
 def test_png_is_written(report: Report) -> None:

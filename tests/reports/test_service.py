@@ -104,7 +104,9 @@ def test_coverage_finds_failing_rate_limited_and_unconfigured_spans(db: Database
     b.run(db, "mastodon", b.at(0, 20), "config_error", "bad token")  # until the end
     b.run(db, "bluesky", b.at(0, 1), "ok")
     with db.transaction() as session:
-        found = queries.coverage(session, b.at(0), b.at(1), sources=["reddit", "rss"])
+        # every 8 hours: the silences between these runs are not outages
+        hours = {"reddit": 8 * 3600.0}
+        found = queries.coverage(session, b.at(0), b.at(1), ["reddit", "rss"], hours)
     assert [(g["source"], g["status"], g["start"], g["end"]) for g in found] == [
         ("mastodon", "not_configured", b.at(0, 20), b.at(1)),
         ("reddit", "failing", b.at(0), b.at(0, 3)),
@@ -118,4 +120,5 @@ def test_coverage_ignores_runs_still_running(db: Database) -> None:
     b.run(db, "reddit", b.at(0, 1), "ok")
     with db.transaction() as session:
         session.add(models.CollectorRun(source="reddit", started_at=b.at(0, 2), status="running"))
-        assert queries.coverage(session, b.at(0), b.at(1) - timedelta(hours=1)) == []
+        daily = {"reddit": 86_400.0}
+        assert queries.coverage(session, b.at(0), b.at(1) - timedelta(hours=1), (), daily) == []

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from reports.cells import safe_cell
 from socialcrm import models
 from socialcrm.db import Database
 from socialcrm.pseudonym import keyed_hash
@@ -165,7 +166,7 @@ def test_the_csv_export_has_the_filtered_list_with_formulas_defused(
     ],
 )
 def test_a_csv_cell_that_a_spreadsheet_would_run_is_quoted(value: object, expected: object) -> None:
-    assert pages_mentions.csv_cell(value) == expected
+    assert safe_cell(value) == expected
 
 
 def test_one_mention_shows_its_thread_labels_and_task(as_role: RoleClient, seeded: Seeded) -> None:
