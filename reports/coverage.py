@@ -290,16 +290,17 @@ def coverage(
 ) -> list[CoverageGap]:
     """When each source was failing, rate-limited, not configured or not running in [since, until).
 
-    `sources` are those expected to run (enabled in settings); one with no run at all up to the
-    window's end counts as not configured for all of it. `intervals`: their schedule intervals in
-    seconds (`schedule_intervals`; a source left out has its built-in default), which say how
-    long a silence after a good run may last before it is a "not running" gap. Silences are
-    looked for in the sources of `sources` and `intervals`, or in every one when both are empty.
+    The sources expected to run (enabled in settings) are those of `sources` and `intervals`;
+    one with no run at all up to the window's end counts as not configured for all of it.
+    `intervals`: schedule intervals in seconds (`schedule_intervals`; a source left out has its
+    built-in default), which say how long a silence after a good run may last before it is a
+    "not running" gap. Silences are looked for in the expected sources, or in every one when
+    none is expected.
     """
     gaps, seen = _episode_gaps(session, since, until)
     expected = {*sources, *(intervals or {})}
     gaps += _silence_gaps(session, since, until, expected, intervals or {})
-    for source in sources:
+    for source in sorted(expected):
         if source not in seen:
             gaps.append(
                 CoverageGap(

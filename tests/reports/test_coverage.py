@@ -194,3 +194,9 @@ def test_silences_kept_apart_only_by_a_stray_run_are_one_gap() -> None:
         ("reddit", t0 + 6 * hour, t0 + 7 * hour),
         ("rss", t0 + 4 * hour + RUN, t0 + 5 * hour),
     ]
+
+
+def test_a_scheduled_source_that_never_ran_is_not_configured(db: Database) -> None:
+    b.runs(db, "reddit", b.at(0), b.at(1), minutes=15)
+    found = _gaps(db, b.at(0), b.at(1), intervals={"reddit": 900.0, "rss": 900.0})
+    assert found == [("rss", "not_configured", b.at(0), b.at(1))]
