@@ -126,3 +126,12 @@ def test_normalise_names_emoji_and_hides_handles_and_links() -> None:
         normalise(text) == "@user the app enraged face enraged face crashed again http trade mark"
     )
     assert normalise("plain words, no emoji") == "plain words, no emoji"
+
+
+def test_normalise_decodes_literal_json_escapes() -> None:
+    # as TweetEval's validation tweets hold them: the model trained on the characters
+    assert normalise(r"Rui En\u2019s ex\u002c framed") == "Rui En\u2019s ex, framed"
+    # an escaped surrogate pair is one emoji, which is then named
+    assert normalise(r"the update \ud83d\ude21") == "the update enraged face"
+    assert normalise(r"lone \ud83d half") == "lone \ufffd half"
+    assert normalise(r"C:\users\me and \u12 stay") == r"C:\users\me and \u12 stay"
