@@ -13,7 +13,7 @@ from nlp.lexical import LexicalModel
 from nlp.network import Meta, MultiTaskNet
 from nlp.scoring import combine
 
-BATCH_SIZE = 64
+BATCH_SIZE = 128
 
 
 def length_batches(
@@ -71,9 +71,11 @@ def head_logits(
 ) -> dict[str, torch.Tensor]:
     """Every head's logits for `texts`, in the order given."""
     net.eval()
+    # autocast only serves fp32 weights (training); a loaded model's encoder is already bf16
+    autocast = bf16 and next(net.encoder.parameters()).dtype == torch.float32
     out: dict[str, torch.Tensor] = {}
     for positions, batch in length_batches(tokenizer, texts, batch_size):
-        with fast_math(bf16):
+        with fast_math(autocast):
             logits = net(batch)
         for name, value in logits.items():
             if name not in out:

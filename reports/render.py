@@ -18,7 +18,6 @@ from markupsafe import Markup
 from reports import charts
 from reports.cells import safe_cell
 from reports.filters import INTENT_THRESHOLD
-from reports.pictures import png
 from reports.report import Report
 from reports.types import MentionRow
 
@@ -224,5 +223,7 @@ def render(report: Report, fmt: str, author_label: charts.Label | None = None) -
     if fmt == "csv":
         return csv_text(report, author_label).encode("utf-8")
     if fmt == "png":
+        from reports.pictures import png  # matplotlib: 0.4 s to import, only for this format
+
         return png(report)
     raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")

@@ -18,7 +18,6 @@ from rich.table import Table
 from socialcrm.cli import _state, app, fail, out
 from socialcrm.db import Database
 from socialcrm.settings import Settings
-from socialcrm.web.app import create_app
 from socialcrm.web.auth import ROLES, UserError, add_user, disable_user, list_users, set_password
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,8 @@ def server(
     settings: Settings, db: Database, host: str | None = None, port: int | None = None
 ) -> uvicorn.Server:
     """A uvicorn server for the app (not started); host and port default to `[web]`."""
+    from socialcrm.web.app import create_app  # FastAPI: imported only by the commands that serve
+
     try:
         web_app = create_app(settings, db)
     except UserError as error:

@@ -266,7 +266,7 @@ class NlpSettings(_Section):
     # Languages the model labels (ISO 639-1 codes).
     languages: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     # Texts per forward pass.
-    batch_size: int = Field(default=64, ge=1, le=1024)
+    batch_size: int = Field(default=128, ge=1, le=1024)
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -120,6 +120,46 @@ def test_the_lexical_model_learns_words_and_survives_saving() -> None:
     assert LexicalModel.from_tensors({}) is None
 
 
+def test_lexical_features_are_scikit_learns_hashed_tf_idf() -> None:
+    # the shipped weights were fitted on scikit-learn's HashingVectorizer; inference hashes
+    # with mmh3 (no scikit-learn import at start-up) and must give the very same columns
+    import numpy as np
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.preprocessing import normalize
+
+    from nlp.lexical import N_FEATURES, TOKENS, LexicalModel
+
+    texts = [
+        "The new update is AWFUL!!! :( never again",
+        "Émile's café, naïve résumé; ça va? :-)",
+        "",
+        "one",
+        "a b c d e f g a b c",
+        normalise(r"@bob it\u2019s 😡 https://x.example"),
+    ]
+    rng = np.random.default_rng(0)
+    model = LexicalModel(rng.uniform(1, 5, N_FEATURES).astype(np.float32), {})
+    reference = HashingVectorizer(
+        ngram_range=(1, 3),
+        n_features=N_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        token_pattern=TOKENS,
+    ).transform(texts)
+    reference = reference.astype(np.float32)
+    reference.data = 1.0 + np.log(reference.data)
+    expected = normalize(reference.multiply(model.idf).tocsr()).toarray()
+    assert np.allclose(model.features(texts).toarray(), expected, atol=1e-6)
+    assert expected[0].any()
+    assert not expected[2].any()  # the empty text
+
+    coef = rng.normal(size=(3, N_FEATURES)).astype(np.float32)
+    intercept = np.array([0.1, -0.2, 0.3], dtype=np.float32)
+    model.heads["sentiment"] = (coef, intercept)
+    wanted = torch.from_numpy((expected @ coef.T + intercept).astype(np.float32)).log_softmax(-1)
+    assert torch.allclose(model.log_probs(texts)["sentiment"], wanted, atol=1e-4)
+
+
 def test_normalise_names_emoji_and_hides_handles_and_links() -> None:
     text = "@bob the app 😡😡 crashed again https://x.example/a ™"
     assert (
