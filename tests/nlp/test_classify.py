@@ -162,3 +162,28 @@ def test_edited_examples_change_the_few_shot_heads(tmp_path: Path, classifier: C
     text = ["such lovely sunny weather today"]
     assert custom.classify(text)[0].intents["purchase_intent"] > 0.5
     assert classifier.classify(text)[0].intents["purchase_intent"] < 0.5
+
+
+@pytest.mark.parametrize("bf16", [True, False])
+def test_the_encoder_runs_in_bf16_only_where_the_cpu_has_it(
+    monkeypatch: pytest.MonkeyPatch, bf16: bool
+) -> None:
+    import torch
+
+    from nlp import classifier as module
+
+    monkeypatch.setattr(module, "bf16_supported", lambda: False)
+    reference = module.load_scorer(module.SHIPPED_MODEL)
+    monkeypatch.setattr(module, "bf16_supported", lambda: bf16)
+    scorer = module.load_scorer(module.SHIPPED_MODEL)
+    wanted = torch.bfloat16 if bf16 else torch.float32
+    assert {p.dtype for p in scorer.net.encoder.parameters()} == {wanted}
+    assert {p.dtype for p in scorer.net.heads.parameters()} == {torch.float32}
+    texts = [t for t in TEXTS if t]
+    got = scorer.network_logits(texts)["sentiment"]
+    fp32 = reference.network_logits(texts)["sentiment"]
+    assert got.dtype == torch.float32
+    # bf16 weights stay as close to fp32 as autocast did: the same labels, logits within 0.1
+    assert got.argmax(-1).tolist() == fp32.argmax(-1).tolist()
+    assert torch.allclose(got, fp32, atol=0.1)
+    assert torch.equal(got, fp32) != bf16

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -133,20 +133,35 @@ def task(
         return row.id
 
 
+# (days after DAY0, hours, source, query, sentiment, uncertain); None sentiment: not labelled
+Row = tuple[int, int, str, str | None, str | None, bool]
+
+
+def rows(db: Database, table: Sequence[Row], other_intents: Mapping[str, float]) -> Database:
+    """Store the rows by one author: a complaint on each negative one, `other_intents` on the
+    rest."""
+    ada = author(db, "ada")
+    for days, hours, source, query, sentiment, uncertain in table:
+        mention(
+            db,
+            ada,
+            at(days, hours),
+            source=source,
+            query=query,
+            sentiment=sentiment,
+            uncertain=uncertain,
+            labelled=sentiment is not None,
+            intents={"complaint": 0.9} if sentiment == "negative" else other_intents,
+        )
+    return db
+
+
 def run(
     db: Database, source: str, started_at: datetime, status: str, error: str | None = None
 ) -> None:
     """Store one finished collector run."""
     with db.transaction() as session:
-        session.add(
-            models.CollectorRun(
-                source=source,
-                started_at=started_at,
-                finished_at=started_at + timedelta(minutes=1),
-                status=status,
-                error=error,
-            )
-        )
+        session.add(_run(source, started_at, status, error))
 
 
 def runs(
@@ -161,15 +176,19 @@ def runs(
     every = timedelta(minutes=minutes)
     times = [start + every * step for step in range(int((end - start) / every))]
     with db.transaction() as session:
-        session.add_all(
-            models.CollectorRun(
-                source=source,
-                started_at=began,
-                finished_at=began + timedelta(minutes=1),
-                status=status,
-            )
-            for began in times
-        )
+        session.add_all(_run(source, began, status) for began in times)
+
+
+def _run(
+    source: str, started_at: datetime, status: str, error: str | None = None
+) -> models.CollectorRun:
+    return models.CollectorRun(
+        source=source,
+        started_at=started_at,
+        finished_at=started_at + timedelta(minutes=1),
+        status=status,
+        error=error,
+    )
 
 
 def rollup_from_scratch(db: Database) -> dict[tuple[Any, ...], int]:

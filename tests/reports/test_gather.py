@@ -12,8 +12,7 @@ from reports.types import Bucket
 from socialcrm.db import Database
 from tests.reports import builders as b
 
-# (days, hours, source, query, sentiment, uncertain); None sentiment: not labelled
-ROWS = [
+ROWS: list[b.Row] = [
     (0, 1, "reddit", "brand:acme", "positive", False),
     (0, 23, "reddit", "brand:acme app", "negative", True),
     (1, 2, "mastodon", "competitor:globex", "negative", False),
@@ -29,20 +28,7 @@ ROWS = [
 @pytest.fixture
 def filled(db: Database) -> Database:
     """ROWS, by one author; complaints on the negative ones."""
-    ada = b.author(db, "ada")
-    for days, hours, source, query, sentiment, uncertain in ROWS:
-        b.mention(
-            db,
-            ada,
-            b.at(days, hours),
-            source=source,
-            query=query,
-            sentiment=sentiment,
-            uncertain=uncertain,
-            labelled=sentiment is not None,
-            intents={"complaint": 0.9} if sentiment == "negative" else {},
-        )
-    return db
+    return b.rows(db, ROWS, {})
 
 
 @pytest.mark.parametrize(

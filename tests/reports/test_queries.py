@@ -25,21 +25,9 @@ ROWS = [
 
 @pytest.fixture
 def labelled(db: Database) -> Database:
-    """The ROWS stored, by one author."""
-    ada = b.author(db, "ada")
-    for days, hours, sentiment, uncertain, source, query in ROWS:
-        b.mention(
-            db,
-            ada,
-            b.at(days, hours),
-            source=source,
-            query=query,
-            sentiment=sentiment,
-            uncertain=uncertain,
-            labelled=sentiment is not None,
-            intents={"complaint": 0.9} if sentiment == "negative" else {"praise": 0.6},
-        )
-    return db
+    """The ROWS stored, by one author; complaints on the negative ones, praise on the rest."""
+    table = [(d, h, source, query, s, u) for d, h, s, u, source, query in ROWS]
+    return b.rows(db, table, {"praise": 0.6})
 
 
 def _expected_split(since: datetime, until: datetime) -> dict[str, int]:
